@@ -19,14 +19,16 @@ class AuditImmutableError(Exception):
     """Raised when code tries to change or remove an audit event."""
 
     def __init__(self) -> None:
-        super().__init__("監査ログは追記のみです。変更・削除はできません。 (Audit events are append-only.)")
+        super().__init__(
+            "監査ログは追記のみです。変更・削除はできません。 (Audit events are append-only.)"
+        )
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    def update(self, **kwargs):  # noqa: ANN201
+    def update(self, **kwargs):
         raise AuditImmutableError
 
-    def delete(self):  # noqa: ANN201
+    def delete(self):
         raise AuditImmutableError
 
     def for_target(self, obj: models.Model) -> AuditEventQuerySet:
@@ -79,7 +81,7 @@ class AuditEvent(models.Model):
             raise AuditImmutableError
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # noqa: ANN201
+    def delete(self, *args, **kwargs):
         raise AuditImmutableError
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ def event_payload(event: AuditEvent) -> dict[str, Any]:
     """The fields covered by the hash, in the form they are stored."""
     return {
         "seq": event.seq,
-        "occurred_at": event.occurred_at.astimezone(timezone.UTC).isoformat(),
+        "occurred_at": event.occurred_at.astimezone(dt.UTC).isoformat(),
         "actor_id": event.actor_id,
         "action": event.action,
         "target_type_id": event.target_type_id,

@@ -41,8 +41,12 @@ def era_of(day: dt.date) -> tuple[str, int]:
 
 
 def wareki_year(year: int, *, fiscal: bool = False) -> str:
-    """A (fiscal) year in 和暦: 2019 → 令和元年 (fiscal 2019 starts after 令和 began)."""
-    name, n = era_of(dt.date(year, 4 if fiscal else 12, 1))
+    """A (fiscal) year in 和暦, named by the era in force at the end of the calendar year.
+
+    That is the official usage: FY2019 (April 2019 – March 2020) is 令和元年度 although
+    it began under 平成, and FY1988 is 昭和63年度.
+    """
+    name, n = era_of(dt.date(year, 12, 31))
     return f"{name}{'元' if n == 1 else n}年{'度' if fiscal else ''}"
 
 

@@ -1,4 +1,4 @@
-"""WebSocket routes. Each app adds its consumers here as it lands (/ws/inbox/, /ws/meetings/<id>/)."""
+"""WebSocket routes; each app adds its consumers here (/ws/inbox/, /ws/meetings/<id>/)."""
 
 from django.urls import path
 

@@ -28,6 +28,17 @@ def missing_service(reason: str) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # A fast hasher for tests; production uses Argon2 (config/settings.py).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests speak plain HTTP to the test client and to live servers on 127.0.0.1;
+    # the production values are checked by tests/common/test_deploy_check.py.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    # No collectstatic before tests: serve from the app directories.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ class DepartmentFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"第{n}課")
     level = Department.Level.KA
     parent = factory.LazyAttribute(
-        lambda o: DepartmentFactory(code=f"B{o.code}", name="総務部", level=Department.Level.BU)
-        if o.level != Department.Level.BU
-        else None
+        lambda o: (
+            DepartmentFactory(code=f"B{o.code}", name="総務部", level=Department.Level.BU)
+            if o.level != Department.Level.BU
+            else None
+        )
     )
     doc_symbol = factory.Sequence(lambda n: f"記{n}")
 
