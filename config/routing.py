@@ -3,7 +3,9 @@
 from django.urls import path
 
 from common.consumers import PingConsumer
+from workflow.consumers import InboxConsumer
 
 websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
+    path("ws/inbox/", InboxConsumer.as_asgi()),
 ]

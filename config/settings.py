@@ -258,6 +258,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# The approval engine: days a step may stay pending before 督促 (0 = no default due date).
+WORKFLOW_DEFAULT_DUE_DAYS = env.int("WORKFLOW_DEFAULT_DUE_DAYS", default=3)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
