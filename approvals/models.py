@@ -301,17 +301,17 @@ class Attachment(models.Model):
     def __str__(self) -> str:
         return self.original_name
 
-    @property
-    def is_pdf(self) -> bool:
-        return self.content_type == "application/pdf" or self.original_name.lower().endswith(".pdf")
-
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise ValueError("添付ファイルは差し替えできません。 (Attachments cannot be replaced.)")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # noqa: ANN201
+    def delete(self, *args, **kwargs):
         raise ValueError("添付ファイルは削除できません。 (Attachments cannot be deleted.)")
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type == "application/pdf" or self.original_name.lower().endswith(".pdf")
 
 
 class DocumentNumberCounter(models.Model):

@@ -138,9 +138,7 @@ def document_update(*, document: Document | int, actor: Staff, **changes: Any) -
     return document
 
 
-def attachment_add(
-    *, document: Document | int, actor: Staff, upload: UploadedFile
-) -> Attachment:
+def attachment_add(*, document: Document | int, actor: Staff, upload: UploadedFile) -> Attachment:
     """Attach a file (sha256 kept). Allowed after the decision too; never replaced."""
     if upload.size is None or upload.size == 0:
         raise InvalidRequest("空のファイルは添付できません。", "The file is empty.")
@@ -158,7 +156,9 @@ def attachment_add(
         from .selectors import document_visible_to
 
         if not document_visible_to(document=document, staff=actor):
-            raise NotAllowed("この文書を閲覧する権限がありません。", "You may not see this document.")
+            raise NotAllowed(
+                "この文書を閲覧する権限がありません。", "You may not see this document."
+            )
         if document.status == Document.Status.REJECTED:
             raise NotAllowed("却下された文書には添付できません。", "The document was rejected.")
         if document.is_editable and document.drafter_id != actor.pk:
@@ -264,7 +264,7 @@ def route_propose(*, document: Document, drafter: Staff | None = None) -> list[S
         .first()
     )
 
-    def where(post: Post) -> Department | None | bool:
+    def where(post: Post) -> Department | bool | None:
         """The department to ask in; None = organisation-wide (副市長, 市長); False = skip."""
         department = _holder_department(post, chain, day)
         if department is not None:
@@ -476,9 +476,7 @@ def document_issue(*, document: Document | int, actor: Staff, issued_on: dt.date
     return document
 
 
-def document_complete(
-    *, document: Document | int, actor: Staff, completed_on: dt.date
-) -> Document:
+def document_complete(*, document: Document | int, actor: Staff, completed_on: dt.date) -> Document:
     """完結: the matter is finished; the completion date drives the retention start.
 
     Once the records capability exists, the completed document is handed to it here.

@@ -256,10 +256,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Cityhall Suite API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes an intranet API: only signed-in users (or tokens) may read it.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 # The approval engine: days a step may stay pending before 督促 (0 = no default due date).
 WORKFLOW_DEFAULT_DUE_DAYS = env.int("WORKFLOW_DEFAULT_DUE_DAYS", default=3)
+# How often the task worker sweeps for overdue steps (督促).
+WORKFLOW_REMINDER_INTERVAL_MINUTES = env.int("WORKFLOW_REMINDER_INTERVAL_MINUTES", default=15)
 
 LOGGING = {
     "version": 1,

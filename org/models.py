@@ -147,7 +147,10 @@ class Staff(AbstractUser):
         FISCAL_YEAR = "fiscal_year", _("会計年度任用職員")
         SHORT_TIME = "short_time", _("短時間勤務職員")
 
-    employee_number = models.CharField(_("職員番号"), max_length=20, unique=True, null=True)
+    # NULL, not "", for accounts without a number (admins): unique allows many NULLs.
+    employee_number = models.CharField(
+        _("職員番号"), max_length=20, unique=True, null=True, blank=True
+    )
     family_name_kana = models.CharField(_("姓（かな）"), max_length=50, blank=True)
     given_name_kana = models.CharField(_("名（かな）"), max_length=50, blank=True)
     employee_class = models.CharField(

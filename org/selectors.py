@@ -71,7 +71,11 @@ def home_summary_for(*, staff: Staff) -> HomeSummary:
         .select_related("department", "post")
         .order_by("start")
         .first(),
-        roles=[str(ROLES[name]) for name in staff.groups.values_list("name", flat=True) if name in ROLES],
+        roles=[
+            str(ROLES[name])
+            for name in staff.groups.values_list("name", flat=True)
+            if name in ROLES
+        ],
         deputies=list(
             Deputy.objects.filter(valid, principal=staff).select_related("deputy").order_by("order")
         ),

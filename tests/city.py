@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from approvals.models import MatterCategory
 from approvals.services import authority_table_new_version
-from org.models import Absence, Assignment, Deputy, Department, Post, Staff
+from org.models import Absence, Assignment, Department, Deputy, Post, Staff
 
 PASSWORD = "correct-horse-battery"
 

@@ -239,7 +239,9 @@ class Action(models.Model):
         Step, null=True, blank=True, on_delete=models.CASCADE, related_name="actions"
     )
     kind = models.CharField(_("操作"), max_length=20, choices=Kind.choices)
-    actor = models.ForeignKey(STAFF, verbose_name=_("操作者"), on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        STAFF, verbose_name=_("操作者"), on_delete=models.PROTECT, related_name="+"
+    )
     on_behalf_of = models.ForeignKey(
         STAFF, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

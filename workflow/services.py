@@ -210,7 +210,9 @@ def _advance(route: Route, actor: Staff, effects: _Effects) -> None:
     route.finished_at = _now()
     route.save(update_fields=["current_stage", "status", "finished_at"])
     route.subject.workflow_on_approved(route=route, actor=actor)
-    _notify(route.submitted_by_id, Notification.Kind.RESULT, f"決裁されました: {route.title}", route)
+    _notify(
+        route.submitted_by_id, Notification.Kind.RESULT, f"決裁されました: {route.title}", route
+    )
     effects.inboxes.add(route.submitted_by_id)
 
 
@@ -297,7 +299,9 @@ def route_start(
 ) -> Route:
     """Submit a subject on a route (回議に回す). The caller has locked the subject row."""
     if not stages or stages[-1].kind != Stage.Kind.DECISION:
-        raise InvalidRequest("経路の最後は決裁でなければなりません。", "A route must end in a decision.")
+        raise InvalidRequest(
+            "経路の最後は決裁でなければなりません。", "A route must end in a decision."
+        )
     if any(not s.steps for s in stages):
         raise InvalidRequest("空の段があります。", "A stage without steps.")
     with transaction.atomic():
@@ -406,7 +410,10 @@ def step_approve(
         effects = _Effects(inboxes={actor.pk, step.assignee_id})
         if deputy:
             PostReview.objects.create(
-                step=step, reviewer=step.assignee, reason=PostReview.Reason.DEPUTY, created_at=_now()
+                step=step,
+                reviewer=step.assignee,
+                reason=PostReview.Reason.DEPUTY,
+                created_at=_now(),
             )
             _notify(
                 step.assignee_id,
@@ -443,7 +450,9 @@ def step_return(
         if not route.is_open or step.status != Step.Status.PENDING:
             raise AlreadyDecided
         if step.stage.kind == Stage.Kind.INFORMATION:
-            raise InvalidRequest("供覧は差し戻せません。", "Circulation for information cannot return.")
+            raise InvalidRequest(
+                "供覧は差し戻せません。", "Circulation for information cannot return."
+            )
         mode = _require_mode(step, actor)
         target = _fresh_step(to_step) if to_step is not None else None
         if target is not None and (
@@ -521,7 +530,15 @@ def _reopen_step(route: Route, step: Step, effects: _Effects) -> None:
     step.comment = ""
     step.activated_at = _now()
     step.save(
-        update_fields=["assignee", "status", "acted_by", "acted_at", "mode", "comment", "activated_at"]
+        update_fields=[
+            "assignee",
+            "status",
+            "acted_by",
+            "acted_at",
+            "mode",
+            "comment",
+            "activated_at",
+        ]
     )
     if assignee is not None:
         _grant_view(route, assignee.pk)
@@ -543,7 +560,9 @@ def step_reject(
         if not route.is_open or step.status != Step.Status.PENDING:
             raise AlreadyDecided
         if step.stage.kind == Stage.Kind.INFORMATION:
-            raise InvalidRequest("供覧は却下できません。", "Circulation for information cannot reject.")
+            raise InvalidRequest(
+                "供覧は却下できません。", "Circulation for information cannot reject."
+            )
         mode = _require_mode(step, actor)
         step.status = Step.Status.REJECTED
         step.mode = mode
@@ -566,14 +585,14 @@ def step_reject(
         route.finished_at = _now()
         route.save(update_fields=["status", "finished_at"])
         route.subject.workflow_on_rejected(route=route, actor=actor)
-        _notify(route.submitted_by_id, Notification.Kind.RESULT, f"却下されました: {route.title}", route)
+        _notify(
+            route.submitted_by_id, Notification.Kind.RESULT, f"却下されました: {route.title}", route
+        )
         effects.commit()
     return step
 
 
-def step_withdraw_approval(
-    *, step: Step | int, actor: Staff, client_request_id: str = ""
-) -> Step:
+def step_withdraw_approval(*, step: Step | int, actor: Staff, client_request_id: str = "") -> Step:
     """引戻し: take back one's own approval while nobody after has acted yet."""
     with transaction.atomic():
         if (earlier := _replayed(actor, client_request_id)) is not None:
@@ -605,14 +624,14 @@ def step_withdraw_approval(
             client_request_id=client_request_id,
         )
         later = route.stages.filter(position__gt=step.stage.position)
-        for later_step in Step.objects.filter(route=route, stage__in=later, status=Step.Status.PENDING):
+        for later_step in Step.objects.filter(
+            route=route, stage__in=later, status=Step.Status.PENDING
+        ):
             effects.inboxes.add(later_step.assignee_id)
         Step.objects.filter(route=route, stage__in=later).update(status=Step.Status.WAITING)
         later.update(status=Stage.Status.WAITING)
         # Steps closed as "not needed" when the stage completed are needed again.
-        for other in step.stage.steps.filter(
-            status=Step.Status.SKIPPED, mode=Step.Mode.NOT_NEEDED
-        ):
+        for other in step.stage.steps.filter(status=Step.Status.SKIPPED, mode=Step.Mode.NOT_NEEDED):
             other.status = Step.Status.PENDING
             other.mode = ""
             other.save(update_fields=["status", "mode"])
@@ -704,7 +723,9 @@ def _holds_later_post(route: Route, step: Step, actor: Staff) -> bool:
     return False
 
 
-def route_withdraw(*, route: Route | int, actor: Staff, comment: str = "", client_request_id: str = "") -> Route:
+def route_withdraw(
+    *, route: Route | int, actor: Staff, comment: str = "", client_request_id: str = ""
+) -> Route:
     """取下げ by the drafter: the route stops, history is kept, the draft is editable."""
     with transaction.atomic():
         if (earlier := _replayed(actor, client_request_id)) is not None:
@@ -845,7 +866,9 @@ def route_remove_stage(*, stage: Stage | int, actor: Staff) -> None:
             later.save(update_fields=["position"])
 
 
-def post_review_complete(*, review: PostReview | int, actor: Staff, comment: str = "") -> PostReview:
+def post_review_complete(
+    *, review: PostReview | int, actor: Staff, comment: str = ""
+) -> PostReview:
     """後閲 done: the absent holder has read what was decided in their place."""
     with transaction.atomic():
         review = PostReview.objects.select_for_update().get(

@@ -51,7 +51,9 @@ def decision_step(city: City, n: int = 0) -> Step:
     )
     route = document_submit(document=document, actor=city.drafter)
     # 人件費 → 課長専決: approve up to the decision stage.
-    while (step := Step.objects.filter(route=route, status="pending").first()).stage.kind != "decision":
+    while (
+        step := Step.objects.filter(route=route, status="pending").first()
+    ).stage.kind != "decision":
         step_approve(step=step, actor=step.assignee)
     return step
 
@@ -102,7 +104,9 @@ def test_approve_and_return_at_once_one_wins(city: City) -> None:
 def test_fifty_simultaneous_decisions_get_fifty_consecutive_numbers(city: City) -> None:
     steps = [decision_step(city, n) for n in range(50)]
     results = race(*[(lambda s=s: step_approve(step=s.pk, actor=city.kacho)) for s in steps])
-    assert all(isinstance(r, Step) for r in results), [r for r in results if not isinstance(r, Step)]
+    assert all(isinstance(r, Step) for r in results), [
+        r for r in results if not isinstance(r, Step)
+    ]
     serials = sorted(Document.objects.values_list("number_serial", flat=True))
     assert serials == list(range(1, 51))
     numbers = set(Document.objects.values_list("number", flat=True))

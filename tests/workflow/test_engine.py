@@ -71,7 +71,9 @@ def chain(route: Route) -> list[tuple[str, str]]:
 
 
 def pending(route: Route) -> list[Step]:
-    return list(Step.objects.filter(route=route, status=Step.Status.PENDING).order_by("stage__position"))
+    return list(
+        Step.objects.filter(route=route, status=Step.Status.PENDING).order_by("stage__position")
+    )
 
 
 def approve_all(route: Route, *, until_kind: str | None = None) -> None:
@@ -125,7 +127,9 @@ def test_important_flag_raises_one_level_and_bars_deputies(city: City) -> None:
 
 def test_drafter_may_add_stages_but_not_change_the_decider(city: City) -> None:
     document = document_create(actor=city.drafter, title="x", category=city.buppin, amount=1000)
-    extra = StageSpec(Stage.Kind.CONSULTATION, [StepSpec(post=city.posts["kacho"], department=city.kikaku_ka)])
+    extra = StageSpec(
+        Stage.Kind.CONSULTATION, [StepSpec(post=city.posts["kacho"], department=city.kikaku_ka)]
+    )
     route = document_submit(document=document, actor=city.drafter, extra_stages=[extra])
     assert chain(route)[-2:] == [("consultation", "課長"), ("decision", "課長")]
     other = document_create(actor=city.drafter, title="y", category=city.buppin, amount=1000)
@@ -194,7 +198,10 @@ def test_return_to_drafter_then_edit_and_resubmit_keeps_history(city: City) -> N
     second = document_submit(document=document, actor=city.drafter)
     assert second.round == 2
     assert Route.objects.filter(subject_id=document.pk).count() == 2
-    assert Action.objects.filter(route=route, kind="return").get().comment == "見積書を添付してください"
+    assert (
+        Action.objects.filter(route=route, kind="return").get().comment
+        == "見積書を添付してください"
+    )
 
 
 def test_return_to_an_earlier_step_runs_it_again(city: City) -> None:
@@ -297,7 +304,9 @@ def test_deputy_may_not_decide_important_matters(city: City) -> None:
     city.absent(city.bucho)
     from org.models import Deputy
 
-    Deputy.objects.create(principal=city.bucho, deputy=city.kacho, order=1, start=dt.date(2020, 4, 1))
+    Deputy.objects.create(
+        principal=city.bucho, deputy=city.kacho, order=1, start=dt.date(2020, 4, 1)
+    )
     _, route = submit(city, amount=100_000, important=True)
     approve_all(route, until_kind="decision")
     decision = pending(route)[0]
@@ -341,7 +350,11 @@ def test_n_of_m_consultation(city: City) -> None:
     assert stage.position == 2 and not stage.required
     step_approve(step=pending(route)[0], actor=city.kakaricho)
     parallel = pending(route)
-    assert {s.assignee for s in parallel} == {city.zaisei_kacho, city.kikaku_kacho, city.kikaku_bucho}
+    assert {s.assignee for s in parallel} == {
+        city.zaisei_kacho,
+        city.kikaku_kacho,
+        city.kikaku_bucho,
+    }
     step_approve(step=parallel[0], actor=parallel[0].assignee)
     assert len(pending(route)) == 2  # still waiting for a second
     step_approve(step=parallel[1], actor=parallel[1].assignee)
@@ -418,7 +431,10 @@ def test_transfer_takes_effect_for_a_route_in_flight(city: City) -> None:
     # The April 1 transfer, loaded in November: 課長 leaves 総務課, 新任 arrives.
     Assignment.objects.filter(staff=city.kacho).update(end=dt.date(2027, 3, 31))
     Assignment.objects.create(
-        staff=newcomer, department=city.soumu_ka, post=city.posts["kacho"], start=dt.date(2027, 4, 1)
+        staff=newcomer,
+        department=city.soumu_ka,
+        post=city.posts["kacho"],
+        start=dt.date(2027, 4, 1),
     )
     _, route = submit(city)
     decision = Step.objects.get(route=route, stage__kind="decision")

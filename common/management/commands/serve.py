@@ -27,6 +27,8 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: str, **options) -> None:
         if not settings.DEBUG:
             call_command("collectstatic", interactive=False, verbosity=0)
+        # Periodic work (督促) rides on the task queue; one sweep is kept scheduled.
+        call_command("send_reminders", "--schedule", verbosity=0)
         env = os.environ.copy()
         python = sys.executable
         children = [
