@@ -198,7 +198,9 @@ class Document(models.Model):
     number_fiscal_year = models.PositiveSmallIntegerField(null=True, blank=True)
     number_symbol = models.CharField(max_length=15, blank=True)
     number_serial = models.PositiveIntegerField(null=True, blank=True)
-    number_branch = models.PositiveSmallIntegerField(_("枝番"), null=True, blank=True)
+    number_branch = models.PositiveSmallIntegerField(
+        _("枝番"), default=0, help_text=_("0 は枝番なし")
+    )
     branch_of = models.ForeignKey(
         "self",
         verbose_name=_("枝番の親文書"),
@@ -223,7 +225,6 @@ class Document(models.Model):
             models.UniqueConstraint(
                 fields=["number_fiscal_year", "number_symbol", "number_serial", "number_branch"],
                 name="approvals_document_number_unique",
-                nulls_distinct=False,
                 condition=Q(number_serial__isnull=False),
             )
         ]

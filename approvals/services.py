@@ -381,7 +381,7 @@ def _symbol_of(department: Department) -> str:
     return department.code
 
 
-def format_number(fy: int, symbol: str, serial: int, branch: int | None = None) -> str:
+def format_number(fy: int, symbol: str, serial: int, branch: int = 0) -> str:
     """「8財第12号」, 枝番「8財第12号の2」: 令和 year of the fiscal year + 記号 + serial."""
     _era, year = era_of(dt.date(fy, 12, 31))
     text = f"{year}{symbol}第{serial}号"

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "attendance",
     "meetings",
     "inventory",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -26,7 +26,7 @@ FIXED_LOGINS = {
 
 def run_demo() -> str:
     out = StringIO()
-    call_command("demo", stdout=out, stderr=StringIO())
+    call_command("demo_org", stdout=out, stderr=StringIO())
     return out.getvalue()
 
 
@@ -94,7 +94,7 @@ def test_demo_leaves_a_real_admin_account_alone() -> None:
     real = StaffFactory(username="admin", is_superuser=True, is_staff=True)
     password = real.password
     err = StringIO()
-    call_command("demo", stdout=StringIO(), stderr=err)
+    call_command("demo_org", stdout=StringIO(), stderr=err)
     real.refresh_from_db()
     assert not real.is_demo
     assert real.password == password
