@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.contenttypes.models import ContentType
 
 from org.models import Staff
-from org.roles import ADMIN, has_role
-from workflow.models import Route, RouteUserObjectPermission
+from workflow.models import Route, RouteUserObjectPermission, Step
+from workflow.selectors import absent_principals_of
 
 from .models import Document
 
@@ -25,4 +25,11 @@ def document_visible_to(*, document: Document, staff: Staff) -> bool:
         user=staff, content_object__in=route_ids, permission__codename="view_route"
     ).exists():
         return True
-    return has_role(staff, ADMIN) and not document.is_confidential
+    # A deputy registered after the step arrived sees it while the holder is away,
+    # just as the step shows in the deputy's inbox.
+    principals = absent_principals_of(deputy=staff)
+    return bool(principals) and (
+        Step.objects.pending()
+        .filter(route__in=route_ids, assignee__in=principals, route__important=False)
+        .exists()
+    )

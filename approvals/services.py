@@ -161,8 +161,16 @@ def attachment_add(*, document: Document | int, actor: Staff, upload: UploadedFi
             )
         if document.status == Document.Status.REJECTED:
             raise NotAllowed("却下された文書には添付できません。", "The document was rejected.")
-        if document.is_editable and document.drafter_id != actor.pk:
-            raise NotAllowed("起案中の文書に添付できるのは起案者だけです。", "Only the drafter.")
+        decided = document.status in (
+            Document.Status.DECIDED,
+            Document.Status.ISSUED,
+            Document.Status.COMPLETED,
+        )
+        if not decided and document.drafter_id != actor.pk:
+            raise NotAllowed(
+                "決裁前の文書に添付できるのは起案者だけです。",
+                "Before the decision, only the drafter may attach files.",
+            )
         attachment = Attachment(
             document=document,
             original_name=(upload.name or "file")[:255],

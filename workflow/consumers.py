@@ -38,6 +38,9 @@ class InboxConsumer(JsonConsumer):
 
     @database_sync_to_async
     def _count(self) -> int:
+        from org.models import Staff
+
         from .selectors import inbox_count
 
-        return inbox_count(staff=self.scope["user"])
+        # A fresh object each time: the socket lives long, absences change meanwhile.
+        return inbox_count(staff=Staff(pk=self.scope["user"].pk))

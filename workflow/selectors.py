@@ -27,7 +27,11 @@ def absent_principals_of(*, deputy: Staff) -> list[int]:
 
 
 def _inbox_filter(staff: Staff) -> Q:
-    principals = absent_principals_of(deputy=staff)
+    # Looked up once per Staff object (a request's user): the inbox page asks three times.
+    principals = getattr(staff, "_absent_principals", None)
+    if principals is None:
+        principals = absent_principals_of(deputy=staff)
+        staff._absent_principals = principals
     q = Q(assignee=staff)
     if principals:
         q |= Q(assignee__in=principals, route__important=False)

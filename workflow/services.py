@@ -76,11 +76,35 @@ def _lock(route_id: int) -> Route:
     return Route.objects.select_for_update().get(pk=route_id)
 
 
-def _replayed(actor: Staff, client_request_id: str) -> Action | None:
-    """The earlier action made with this request id, if the client is retrying."""
+def _replayed(
+    actor: Staff,
+    client_request_id: str,
+    kinds: set[str],
+    step: Step | int | None = None,
+    route: Route | int | None = None,
+) -> Action | None:
+    """The earlier action made with this request id, if the client is retrying.
+
+    An id reused for a different action (another kind, step or route) is a client bug:
+    it is refused rather than answered with the other action's result.
+    """
     if not client_request_id:
         return None
-    return Action.objects.filter(actor=actor, client_request_id=client_request_id).first()
+    earlier = Action.objects.filter(actor=actor, client_request_id=client_request_id).first()
+    if earlier is None:
+        return None
+    step_id = step.pk if isinstance(step, Step) else step
+    route_id = route.pk if isinstance(route, Route) else route
+    if (
+        earlier.kind not in kinds
+        or (step_id is not None and earlier.step_id != step_id)
+        or (route_id is not None and earlier.route_id != route_id)
+    ):
+        raise InvalidRequest(
+            "このリクエストIDは別の操作で使われています。",
+            "This client request id was already used for a different action.",
+        )
+    return earlier
 
 
 def _record(
@@ -159,6 +183,19 @@ def _resolve(step: Step, day: dt.date) -> Staff | None:
 def _grant_view(route: Route, staff_id: int | None) -> None:
     if staff_id:
         assign_perm(VIEW_ROUTE, Staff(pk=staff_id), route)
+
+
+def _grant_participants(route: Route, steps) -> None:
+    """Everyone on the route may see it from submission on, not only once their step
+    becomes active: today's holder of each step and their deputies. (A holder who
+    arrives later by transfer is granted when the step activates.)"""
+    today = timezone.localdate()
+    for step in steps:
+        holder = _resolve(step, today)
+        if holder is not None:
+            _grant_view(route, holder.pk)
+            for deputy in deputies_of(staff=holder):
+                _grant_view(route, deputy.pk)
 
 
 def _activate_stage(route: Route, stage: Stage, effects: _Effects) -> None:
@@ -305,7 +342,7 @@ def route_start(
     if any(not s.steps for s in stages):
         raise InvalidRequest("空の段があります。", "A stage without steps.")
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id)) is not None:
+        if (earlier := _replayed(actor, client_request_id, {Action.Kind.SUBMIT})) is not None:
             return earlier.route
         subject_type = ContentType.objects.get_for_model(subject)
         previous = Route.objects.select_for_update().filter(
@@ -348,6 +385,9 @@ def route_start(
                 for i, s in enumerate(spec.steps)
             )
         _grant_view(route, actor.pk)
+        _grant_participants(
+            route, Step.objects.filter(route=route).select_related("person", "department", "post")
+        )
         _record(
             route=route,
             kind=Action.Kind.SUBMIT,
@@ -373,7 +413,14 @@ def step_approve(
     matters; that is 代決 and creates a 後閲 task for the holder, which does not block.
     """
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id)) is not None:
+        if (
+            earlier := _replayed(
+                actor,
+                client_request_id,
+                {Action.Kind.APPROVE, Action.Kind.DECIDE, Action.Kind.SEEN},
+                step,
+            )
+        ) is not None:
             return _fresh_step(earlier.step_id)
         step = _fresh_step(step)
         route = _lock(step.route_id)
@@ -442,7 +489,7 @@ def step_return(
     if not comment.strip():
         raise InvalidRequest("差戻しの理由を入力してください。", "Give a reason for returning.")
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id)) is not None:
+        if (earlier := _replayed(actor, client_request_id, {Action.Kind.RETURN}, step)) is not None:
             return _fresh_step(earlier.step_id)
         step = _fresh_step(step)
         route = _lock(step.route_id)
@@ -552,7 +599,7 @@ def step_reject(
     if not comment.strip():
         raise InvalidRequest("却下の理由を入力してください。", "Give a reason for rejecting.")
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id)) is not None:
+        if (earlier := _replayed(actor, client_request_id, {Action.Kind.REJECT}, step)) is not None:
             return _fresh_step(earlier.step_id)
         step = _fresh_step(step)
         route = _lock(step.route_id)
@@ -595,7 +642,9 @@ def step_reject(
 def step_withdraw_approval(*, step: Step | int, actor: Staff, client_request_id: str = "") -> Step:
     """引戻し: take back one's own approval while nobody after has acted yet."""
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id)) is not None:
+        if (
+            earlier := _replayed(actor, client_request_id, {Action.Kind.WITHDRAW_APPROVAL}, step)
+        ) is not None:
             return _fresh_step(earlier.step_id)
         step = _fresh_step(step)
         route = _lock(step.route_id)
@@ -656,7 +705,9 @@ def step_pull_up(*, step: Step | int, actor: Staff, client_request_id: str = "")
     The skipped step becomes 後閲 for its holder; the route moves on to the next stage.
     """
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id)) is not None:
+        if (
+            earlier := _replayed(actor, client_request_id, {Action.Kind.PULL_UP}, step)
+        ) is not None:
             return _fresh_step(earlier.step_id)
         step = _fresh_step(step)
         route = _lock(step.route_id)
@@ -728,7 +779,9 @@ def route_withdraw(
 ) -> Route:
     """取下げ by the drafter: the route stops, history is kept, the draft is editable."""
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id)) is not None:
+        if (
+            earlier := _replayed(actor, client_request_id, {Action.Kind.WITHDRAW}, route=route)
+        ) is not None:
             return earlier.route
         route = _lock(route.pk if isinstance(route, Route) else route)
         if route.submitted_by_id != actor.pk:
@@ -759,7 +812,9 @@ def step_comment(
     if not comment.strip():
         raise InvalidRequest("意見を入力してください。", "The comment is empty.")
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id)) is not None:
+        if (
+            earlier := _replayed(actor, client_request_id, {Action.Kind.COMMENT}, route=route)
+        ) is not None:
             return earlier
         route = _lock(route.pk if isinstance(route, Route) else route)
         if not actor.has_perm(VIEW_ROUTE, route):
@@ -816,7 +871,7 @@ def route_add_stage(
             required=False,
             added_by=actor,
         )
-        Step.objects.bulk_create(
+        added = Step.objects.bulk_create(
             Step(
                 route=route,
                 stage=stage,
@@ -830,6 +885,7 @@ def route_add_stage(
             )
             for i, s in enumerate(spec.steps)
         )
+        _grant_participants(route, added)
         _record(
             route=route,
             kind=Action.Kind.ADD_STEP,

@@ -32,3 +32,29 @@ def test_demo_loads_documents_in_every_state_once() -> None:
     call_command("demo", stdout=StringIO(), stderr=StringIO())
     assert Document.objects.count() == 30 and Route.objects.count() == routes
     assert list(audit_verify()) == []
+
+
+def test_attachments_before_decision_only_by_the_drafter() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from approvals.services import attachment_add, document_create, document_submit
+    from tests.city import build_city
+    from workflow.errors import NotAllowed
+
+    city = build_city()
+    document = document_create(actor=city.drafter, title="添付", category=city.buppin, amount=1)
+    document_submit(document=document, actor=city.drafter)
+    with pytest.raises(NotAllowed, match="起案者だけ"):
+        attachment_add(
+            document=document,
+            actor=city.kakaricho,
+            upload=SimpleUploadedFile("memo.txt", b"approver note", content_type="text/plain"),
+        )
+    added = attachment_add(
+        document=document,
+        actor=city.drafter,
+        upload=SimpleUploadedFile("mitsumori.txt", b"quote", content_type="text/plain"),
+    )
+    import hashlib
+
+    assert added.sha256 == hashlib.sha256(b"quote").hexdigest() and added.size == 5

@@ -497,3 +497,36 @@ def test_every_action_is_audited(city: City) -> None:
     assert "workflow.submit" in actions and "workflow.approve" in actions
     assert "approvals.document.in_review" in actions
     assert list(audit_verify()) == []
+
+
+def test_request_id_reused_for_another_action_is_refused(city: City) -> None:
+    _, route = submit(city)
+    step_comment(route=route, actor=city.kakaricho, comment="確認中", client_request_id="r-9")
+    with pytest.raises(InvalidRequest, match="別の操作"):
+        step_approve(step=pending(route)[0], actor=city.kakaricho, client_request_id="r-9")
+    assert pending(route)[0].assignee == city.kakaricho
+
+
+def test_everyone_on_the_route_sees_it_from_submission(city: City) -> None:
+    from approvals.selectors import document_visible_to
+
+    document, _ = submit(city)
+    for person in (city.drafter, city.kakaricho, city.hosa, city.kacho):
+        assert document_visible_to(document=document, staff=person), person
+    for person in (city.outsider, city.bucho, city.zaisei_kacho, city.shicho):
+        assert not document_visible_to(document=document, staff=person), person
+
+
+def test_deputy_registered_later_sees_the_pending_item(city: City) -> None:
+    from approvals.selectors import document_visible_to
+    from org.models import Deputy
+
+    document, route = submit(city)
+    assert not document_visible_to(document=document, staff=city.kikaku_kacho)
+    Deputy.objects.create(
+        principal=city.kakaricho, deputy=city.kikaku_kacho, order=2, start=dt.date(2020, 4, 1)
+    )
+    assert not document_visible_to(document=document, staff=city.kikaku_kacho)  # holder present
+    city.absent(city.kakaricho)
+    assert document_visible_to(document=document, staff=city.kikaku_kacho)
+    assert pending(route)[0] in inbox_for(staff=city.kikaku_kacho)
