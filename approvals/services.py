@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -19,7 +20,7 @@ from common.dates import era_of, fiscal_year, today
 from org.models import Department, Post, Staff
 from org.selectors import assignments_on
 from workflow.errors import AlreadyDecided, InvalidRequest, NotAllowed
-from workflow.models import Route, Stage
+from workflow.models import Action, Route, Stage
 from workflow.services import StageSpec, StepSpec, route_start
 
 from .models import (
@@ -335,6 +336,18 @@ def document_submit(
         document = _lock(document)
         if document.drafter_id != actor.pk:
             raise NotAllowed("回議に回せるのは起案者だけです。", "Only the drafter may submit.")
+        if client_request_id and (
+            earlier := Action.objects.filter(
+                actor=actor,
+                client_request_id=client_request_id,
+                kind=Action.Kind.SUBMIT,
+                route__subject_id=document.pk,
+                route__subject_type=ContentType.objects.get_for_model(Document),
+            )
+            .select_related("route")
+            .first()
+        ):
+            return earlier.route  # a retried submission: answer with the first result
         if not document.can_move_to(Document.Status.IN_REVIEW):
             raise AlreadyDecided
         proposed = route_propose(document=document, drafter=actor)

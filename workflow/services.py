@@ -315,6 +315,19 @@ def _require_mode(step: Step, actor: Staff) -> str:
     )
 
 
+def _refuse_strangers(step: Step, actor: Staff) -> None:
+    """Someone with no part in this step is told so, whatever state the step is in;
+    only its holder, their deputies and whoever acted on it hear "already decided"."""
+    if actor.pk in (step.assignee_id, step.acted_by_id):
+        return
+    if step.assignee_id and actor in deputies_of(staff=step.assignee):
+        return
+    raise NotAllowed(
+        "この処理段階を処理する権限がありません。",
+        "You are not the person this step is assigned to, nor their deputy.",
+    )
+
+
 def _fresh_step(step: Step | int) -> Step:
     pk = step.pk if isinstance(step, Step) else step
     return Step.objects.select_related("route", "stage", "assignee").get(pk=pk)
@@ -427,6 +440,7 @@ def step_approve(
         step = _fresh_step(step)
         information = step.stage.kind == Stage.Kind.INFORMATION
         route_open = route.is_open or (information and route.status == Route.Status.APPROVED)
+        _refuse_strangers(step, actor)
         if not route_open or step.status != Step.Status.PENDING:
             raise AlreadyDecided
         mode = _require_mode(step, actor)
@@ -494,6 +508,7 @@ def step_return(
         step = _fresh_step(step)
         route = _lock(step.route_id)
         step = _fresh_step(step)
+        _refuse_strangers(step, actor)
         if not route.is_open or step.status != Step.Status.PENDING:
             raise AlreadyDecided
         if step.stage.kind == Stage.Kind.INFORMATION:
@@ -604,6 +619,7 @@ def step_reject(
         step = _fresh_step(step)
         route = _lock(step.route_id)
         step = _fresh_step(step)
+        _refuse_strangers(step, actor)
         if not route.is_open or step.status != Step.Status.PENDING:
             raise AlreadyDecided
         if step.stage.kind == Stage.Kind.INFORMATION:

@@ -530,3 +530,21 @@ def test_deputy_registered_later_sees_the_pending_item(city: City) -> None:
     city.absent(city.kakaricho)
     assert document_visible_to(document=document, staff=city.kikaku_kacho)
     assert pending(route)[0] in inbox_for(staff=city.kikaku_kacho)
+
+
+def test_strangers_are_refused_even_on_finished_steps(city: City) -> None:
+    _, route = submit(city)
+    first = pending(route)[0]
+    step_approve(step=first, actor=city.kakaricho)
+    with pytest.raises(NotAllowed):
+        step_approve(step=first, actor=city.outsider)
+    with pytest.raises(AlreadyDecided):
+        step_approve(step=first, actor=city.kakaricho)
+
+
+def test_retried_submission_answers_with_the_first_route(city: City) -> None:
+    document = document_create(actor=city.drafter, title="再送", category=city.buppin, amount=10)
+    first = document_submit(document=document, actor=city.drafter, client_request_id="sub-1")
+    again = document_submit(document=document, actor=city.drafter, client_request_id="sub-1")
+    assert first.pk == again.pk
+    assert Route.objects.filter(subject_id=document.pk).count() == 1
