@@ -26,12 +26,15 @@ from django.views.decorators.http import require_GET, require_POST
 from org.models import Department, Staff
 
 from .errors import WorkflowError
-from .models import Notification, PostReview, Route, Stage, Step
+from .models import Notification, PostReview, Stage, Step
 from .selectors import (
+    InboxItem,
+    InboxList,
     inbox_counts_by_kind,
     inbox_for,
     open_post_reviews_for,
     route_visible_to,
+    subject_url,
     unread_notifications_for,
 )
 from .services import notification_mark_read, post_review_complete, step_approve
@@ -99,7 +102,7 @@ class InboxFilterForm(forms.Form):
 
 @dataclass
 class InboxRow:
-    step: Step
+    item: InboxItem
     kind: str
     subject_url: str
     overdue: bool
@@ -107,10 +110,6 @@ class InboxRow:
     verb: str
     request_id: str
     bulk_ok: bool
-
-    @property
-    def route(self) -> Route:
-        return self.step.route
 
 
 def _inbox_context(request: HttpRequest) -> dict[str, Any]:
@@ -129,28 +128,23 @@ def _inbox_context(request: HttpRequest) -> dict[str, Any]:
     if form.is_bound and form.is_valid():
         kind = form.cleaned_data["kind"]
         department = form.cleaned_data["department"]
-    steps = inbox_for(staff=viewer, kind=kind, department=department).prefetch_related(
-        "route__subject"
-    )
-    page: Page = Paginator(steps, PAGE_SIZE).get_page(request.GET.get("page"))
+    items = InboxList(staff=viewer, kind=kind, department=department)
+    page: Page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     render_id = new_request_id()
-    rows = []
-    for step in page.object_list:
-        subject = step.route.subject
-        url_of = getattr(subject, "get_absolute_url", None)
-        rows.append(
-            InboxRow(
-                step=step,
-                kind=kind_names.get(step.route.subject_type_id, ""),
-                subject_url=url_of() if url_of is not None else "",
-                overdue=step.due_at is not None and step.due_at < now,
-                deputy=step.assignee_id != viewer.pk,
-                verb=action_label(step.stage.kind),
-                request_id=f"{render_id}-{step.pk}",
-                bulk_ok=not step.route.important,
-            )
+    rows = [
+        InboxRow(
+            item=item,
+            kind=kind_names.get(item.subject_type_id, ""),
+            subject_url=subject_url(item.subject_type_id, item.subject_id),
+            overdue=item.due_at is not None and item.due_at < now,
+            deputy=item.assignee_id != viewer.pk,
+            verb=action_label(item.stage_kind),
+            request_id=f"{render_id}-{item.step_id}",
+            bulk_ok=not item.important,
         )
+        for item in page.object_list
+    ]
     reviews = open_post_reviews_for(staff=viewer).prefetch_related("step__route__subject")
     return {
         "counts": [(ct.pk, kind_label(ct), n) for ct, n in counts],
