@@ -275,6 +275,18 @@ class Document(models.Model):
 
         document_set_status(document=self, status=self.Status.WITHDRAWN, actor=actor)
 
+    # --- the records source protocol (records.payload.RecordSource) -----------------
+
+    def record_payload(self):
+        from .records import document_record_payload
+
+        return document_record_payload(self)
+
+    def record_visible_to(self, staff) -> bool:
+        from .selectors import document_visible_to
+
+        return document_visible_to(document=self, staff=staff)
+
 
 def attachment_path(instance: Attachment, filename: str) -> str:
     # Content-addressed: the name is the sha256, so the same bytes are stored once.

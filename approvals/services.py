@@ -19,6 +19,7 @@ from audit.services import audit_record
 from common.dates import era_of, fiscal_year, today
 from org.models import Department, Post, Staff
 from org.selectors import assignments_on
+from records.services import record_register
 from workflow.errors import AlreadyDecided, InvalidRequest, NotAllowed
 from workflow.models import Action, Route, Stage
 from workflow.services import StageSpec, StepSpec, route_start
@@ -469,6 +470,15 @@ def document_on_decided(*, document: Document, route: Route, actor: Staff) -> Do
             action="approvals.document.decided",
             target=locked,
             data={"number": locked.number, "route": route.pk, "old": "in_review"},
+        )
+        # The decided document becomes a record: its signed PDF is made after commit.
+        record_register(
+            source=locked,
+            title=locked.title,
+            number=locked.number,
+            department=locked.department,
+            confidential=locked.is_confidential,
+            actor=actor,
         )
     document.status = locked.status
     document.number = locked.number

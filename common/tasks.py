@@ -35,13 +35,18 @@ def enqueue_on_commit(task_: Task, *args: Any, **kwargs: Any) -> None:
 
 
 def retrying_task(
-    *, max_attempts: int = 5, backoff_seconds: float = 30.0, **task_options: Any
+    *,
+    max_attempts: int = 5,
+    backoff_seconds: float = 30.0,
+    max_backoff_seconds: float = 6 * 3600,
+    **task_options: Any,
 ) -> Callable[[Callable[..., T]], Task]:
     """A task that, when it raises, schedules its next attempt with exponential backoff.
 
     The wrapped function must be safe to run again (idempotent): that is the rule for
     every task here. Attempt n+1 runs no sooner than backoff_seconds × 2**(n-1) after
-    attempt n failed. After `max_attempts` the last failure stays as the final error.
+    attempt n failed (at most max_backoff_seconds). After `max_attempts` the last
+    failure stays as the final error.
     """
 
     def decorate(func: Callable[..., T]) -> Task:
@@ -52,7 +57,9 @@ def retrying_task(
                 return func(*args, **kwargs)
             except Exception:
                 if attempt < max_attempts:
-                    delay = dt.timedelta(seconds=backoff_seconds * 2 ** (attempt - 1))
+                    delay = dt.timedelta(
+                        seconds=min(backoff_seconds * 2 ** (attempt - 1), max_backoff_seconds)
+                    )
                     log.warning(
                         "task %s failed (attempt %d of %d), retrying in %s",
                         func.__name__,

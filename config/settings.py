@@ -266,6 +266,35 @@ WORKFLOW_DEFAULT_DUE_DAYS = env.int("WORKFLOW_DEFAULT_DUE_DAYS", default=3)
 # How often the task worker sweeps for overdue steps (督促).
 WORKFLOW_REMINDER_INTERVAL_MINUTES = env.int("WORKFLOW_REMINDER_INTERVAL_MINUTES", default=15)
 
+# Records: the official PDFs and their PAdES signatures (docs/signing.md).
+PKI_DIR = Path(env.str("PKI_DIR", default=str(VAR_DIR / "pki")))
+SIGNING = {
+    # PAdES level of new signatures: B-B, B-T, B-LT or B-LTA (the default, for 30 years).
+    "LEVEL": env.str("SIGNING_LEVEL", default="B-LTA"),
+    # The organisation's key: a PKCS#12 file and its passphrase …
+    "PKCS12_PATH": env.str("SIGNING_PKCS12_PATH", default=str(PKI_DIR / "signer.p12")),
+    "PKCS12_PASSPHRASE": env.str("SIGNING_PKCS12_PASSPHRASE", default=""),
+    # … or a PKCS#11 token (used when SIGNING_PKCS11_MODULE is set).
+    "PKCS11_MODULE": env.str("SIGNING_PKCS11_MODULE", default=""),
+    "PKCS11_TOKEN_LABEL": env.str("SIGNING_PKCS11_TOKEN_LABEL", default=""),
+    "PKCS11_KEY_LABEL": env.str("SIGNING_PKCS11_KEY_LABEL", default=""),
+    "PKCS11_PIN": env.str("SIGNING_PKCS11_PIN", default=""),
+    # RFC 3161 time-stamping authority; empty = the in-process TSA of the demo PKI.
+    "TSA_URL": env.str("SIGNING_TSA_URL", default=""),
+    # PEM files of the roots signatures are validated against (the demo root if empty).
+    "TRUST_ROOTS": env.list("SIGNING_TRUST_ROOTS", default=[]),
+    # Days before the newest timestamp's certificate expires when renewal adds a new one.
+    "RENEWAL_HORIZON_DAYS": env.int("SIGNING_RENEWAL_HORIZON_DAYS", default=365),
+}
+# A Japanese TrueType/OpenType font embedded in official PDFs (IPAex Mincho from Debian's
+# fonts-ipaexfont by default). Without one, records fall back to a built-in CID font and
+# are marked not archival-grade.
+RECORDS_FONT_PATH = env.str(
+    "RECORDS_FONT_PATH", default="/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf"
+)
+# A record still unsigned after this many hours is flagged to records officers.
+RECORDS_FLAG_AFTER_HOURS = env.int("RECORDS_FLAG_AFTER_HOURS", default=24)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

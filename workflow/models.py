@@ -305,6 +305,7 @@ class Notification(models.Model):
         ASSIGNED = "assigned", _("処理依頼")
         RESULT = "result", _("処理結果")
         POST_REVIEW = "post_review", _("後閲依頼")
+        ALERT = "alert", _("要対応")
 
     recipient = models.ForeignKey(STAFF, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=12, choices=Kind.choices)
