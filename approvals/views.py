@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common.dates import wareki
 from org.models import Assignment, Staff
 from org.selectors import is_absent
+from records.selectors import record_for_source
 from workflow.errors import WorkflowError
 from workflow.models import Route, Stage, Step
 from workflow.selectors import routes_of
@@ -674,6 +675,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     may_record = is_drafter or document.decided_by_id == viewer.pk
     context = {
         "document": document,
+        "record": record_for_source(document) if decided else None,
         "routes": routes,
         "current": current,
         "options": options,

@@ -216,3 +216,26 @@ def record_sign(*, record_id: int) -> Record | None:
             },
         )
     return locked
+
+
+def record_verify(*, record: Record, actor: Staff | None) -> dict:
+    """Check the stored file against its sha256 and the signatures from embedded data
+    only; keep the report on the record (an audited change of its verification state)."""
+    from .verification import verify_pdf
+
+    with record.pdf.open("rb") as handle:
+        data = handle.read()
+    report = verify_pdf(data, expected_sha256=record.sha256).to_dict()
+    with transaction.atomic():
+        locked = Record.objects.select_for_update().get(pk=record.pk)
+        locked.last_verification = report
+        locked.last_verified_at = timezone.now()
+        locked.save(update_fields=["last_verification", "last_verified_at"])
+        audit_record(
+            actor=actor,
+            action="records.record.verified",
+            target=locked,
+            data={"ok": bool(report.get("ok")), "sha256": locked.sha256},
+        )
+    record.last_verification, record.last_verified_at = report, locked.last_verified_at
+    return report
