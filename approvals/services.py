@@ -434,8 +434,17 @@ def document_on_decided(*, document: Document, route: Route, actor: Staff) -> Do
         now = timezone.now()
         fy = fiscal_year(timezone.localdate(now))
         if locked.branch_of_id:
-            parent = Document.objects.select_for_update().get(pk=locked.branch_of_id)
-            branch = (parent.branches.aggregate(m=Max("number_branch"))["m"] or 1) + 1
+            # 枝番 count within the parent's number, whichever branch they hang from:
+            # 「12号」 → 「12号の2」, 「12号の3」 … (the parent itself is the implicit の1).
+            parent = Document.objects.get(pk=locked.branch_of_id)
+            siblings = Document.objects.filter(
+                number_fiscal_year=parent.number_fiscal_year,
+                number_symbol=parent.number_symbol,
+                number_serial=parent.number_serial,
+            )
+            # Lock the root (branch 0) so branches of one number are taken one at a time.
+            siblings.select_for_update().get(number_branch=0)
+            branch = max(siblings.aggregate(m=Max("number_branch"))["m"] or 0, 1) + 1
             locked.number_fiscal_year = parent.number_fiscal_year
             locked.number_symbol = parent.number_symbol
             locked.number_serial = parent.number_serial

@@ -232,13 +232,16 @@ class Action(models.Model):
         PULL_UP = "pull_up", _("引上げ")
         COMMENT = "comment", _("意見")
         ADD_STEP = "add_step", _("経路追加")
+        REMOVE_STEP = "remove_step", _("経路削除")
         POST_REVIEW = "post_review", _("後閲")
 
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="actions")
+    # SET_NULL: removing an added stage must not erase the history of adding it.
     step = models.ForeignKey(
-        Step, null=True, blank=True, on_delete=models.CASCADE, related_name="actions"
+        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions"
     )
     kind = models.CharField(_("操作"), max_length=20, choices=Kind.choices)
+    data = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
         STAFF, verbose_name=_("操作者"), on_delete=models.PROTECT, related_name="+"
     )

@@ -13,11 +13,13 @@ returns the first result instead of acting twice.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Model
 from django.utils import timezone
@@ -130,6 +132,7 @@ def _record(
                 comment=comment,
                 at=_now(),
                 client_request_id=client_request_id,
+                data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)),
             )
     except IntegrityError as exc:
         # Same request id, racing with itself: the first one won.
@@ -211,7 +214,7 @@ def _activate_stage(route: Route, stage: Stage, effects: _Effects) -> None:
         step.acted_by = None
         step.acted_at = None
         step.mode = ""
-        if step.due_at is None and due_days:
+        if step.due_at is None and due_days and stage.blocks:
             step.due_at = now + dt.timedelta(days=due_days)
         step.save(
             update_fields=[
@@ -263,6 +266,15 @@ def _stage_complete(stage: Stage) -> bool:
     )
     needed = stage.required_approvals or len(steps)
     return done >= min(needed, len(steps))
+
+
+def _completes_current_stage(route: Route, step: Step) -> bool:
+    """Only the route's current, blocking stage moves the route on when it completes."""
+    return (
+        step.stage.blocks
+        and step.stage.position == route.current_stage
+        and _stage_complete(step.stage)
+    )
 
 
 def _close_stage(stage: Stage, effects: _Effects) -> None:
@@ -355,9 +367,17 @@ def route_start(
     if any(not s.steps for s in stages):
         raise InvalidRequest("空の段があります。", "A stage without steps.")
     with transaction.atomic():
-        if (earlier := _replayed(actor, client_request_id, {Action.Kind.SUBMIT})) is not None:
-            return earlier.route
         subject_type = ContentType.objects.get_for_model(subject)
+        if (earlier := _replayed(actor, client_request_id, {Action.Kind.SUBMIT})) is not None:
+            if (earlier.route.subject_type_id, earlier.route.subject_id) != (
+                subject_type.pk,
+                subject.pk,
+            ):
+                raise InvalidRequest(
+                    "このリクエストIDは別の案件の提出で使われています。",
+                    "This client request id was already used to submit another item.",
+                )
+            return earlier.route
         previous = Route.objects.select_for_update().filter(
             subject_type=subject_type, subject_id=subject.pk
         )
@@ -483,7 +503,7 @@ def step_approve(
                 route,
                 step,
             )
-        if not information and _stage_complete(step.stage):
+        if _completes_current_stage(route, step):
             _close_stage(step.stage, effects)
             _advance(route, actor, effects)
         effects.commit()
@@ -703,6 +723,8 @@ def step_withdraw_approval(*, step: Step | int, actor: Staff, client_request_id:
             effects.inboxes.add(other.assignee_id)
         step.stage.status = Stage.Status.ACTIVE
         step.stage.save(update_fields=["status"])
+        # A 代決 taken back leaves nothing for the holder to post-review.
+        PostReview.objects.filter(step=step, done_at__isnull=True).delete()
         step.status = Step.Status.PENDING
         step.mode = ""
         step.acted_by = None
@@ -730,6 +752,11 @@ def step_pull_up(*, step: Step | int, actor: Staff, client_request_id: str = "")
         step = _fresh_step(step)
         if not route.is_open or step.status != Step.Status.PENDING:
             raise AlreadyDecided
+        if step.stage.kind == Stage.Kind.INFORMATION:
+            raise InvalidRequest(
+                "供覧は経路を止めないため、引上げの対象ではありません。",
+                "Circulation for information never holds the route up; nothing to pull up.",
+            )
         later_holder = Step.objects.filter(
             route=route, stage__position__gt=step.stage.position, assignee=actor
         ).exists() or _holds_later_post(route, step, actor)
@@ -771,7 +798,7 @@ def step_pull_up(*, step: Step | int, actor: Staff, client_request_id: str = "")
                 route,
                 step,
             )
-        if _stage_complete(step.stage):
+        if _completes_current_stage(route, step):
             _close_stage(step.stage, effects)
             _advance(route, actor, effects)
         effects.commit()
@@ -861,6 +888,10 @@ def route_add_stage(
             "Only circulation, consultation or information stages can be added.",
         )
     with transaction.atomic():
+        if (
+            earlier := _replayed(actor, client_request_id, {Action.Kind.ADD_STEP}, route=route)
+        ) is not None:
+            return Stage.objects.get(pk=earlier.data["stage"])
         route = _lock(route.pk if isinstance(route, Route) else route)
         if not route.is_open:
             raise AlreadyDecided
@@ -928,9 +959,9 @@ def route_remove_stage(*, stage: Stage | int, actor: Staff) -> None:
         position = stage.position
         _record(
             route=route,
-            kind=Action.Kind.ADD_STEP,
+            kind=Action.Kind.REMOVE_STEP,
             actor=actor,
-            data={"removed_stage": stage.pk, "position": position},
+            data={"stage": stage.pk, "position": position},
         )
         stage.delete()
         for later in route.stages.filter(position__gt=position).order_by("position"):
@@ -1010,3 +1041,54 @@ def reminders_send(*, now: dt.datetime | None = None) -> int:
             sent += 1
     effects.commit()
     return sent
+
+
+def steps_reassign(*, day: dt.date | None = None) -> int:
+    """Give pending steps to whoever holds their post today.
+
+    A step resolves to a person when it becomes active. If the post was empty then, or
+    the holder has since moved (人事異動), the step would wait for nobody: this sweep
+    hands it to the current holder (audited, notified). Named-person steps stay put.
+    """
+    day = day or timezone.localdate()
+    moved = 0
+    candidates = (
+        Step.objects.pending()
+        .filter(person__isnull=True)
+        .select_related("route", "department", "post", "assignee")
+    )
+    for step in candidates.iterator(chunk_size=500):
+        holder = _resolve(step, day)
+        if holder is None or holder.pk == step.assignee_id:
+            continue
+        if step.assignee_id is not None and step.department_id:
+            still = staff_in_post(department=step.department, post=step.post, on=day)
+            if step.assignee in still:
+                continue  # several holders: the one it went to still holds the post
+        with transaction.atomic():
+            route = _lock(step.route_id)
+            locked = _fresh_step(step.pk)
+            if locked.status != Step.Status.PENDING or locked.assignee_id == holder.pk:
+                continue
+            old = locked.assignee_id
+            locked.assignee = holder
+            locked.save(update_fields=["assignee"])
+            _grant_view(route, holder.pk)
+            for deputy in deputies_of(staff=holder):
+                _grant_view(route, deputy.pk)
+            audit_record(
+                actor=None,
+                action="workflow.step.reassigned",
+                target=locked,
+                data={"old": old, "new": holder.pk, "post": locked.post_id},
+            )
+            _notify(
+                holder.pk,
+                Notification.Kind.ASSIGNED,
+                f"処理依頼が届きました（担当替え）: {route.title}",
+                route,
+                locked,
+            )
+            _Effects(inboxes={holder.pk, old} - {None}).commit()
+            moved += 1
+    return moved

@@ -1,4 +1,5 @@
-"""Background work of the engine: the 督促 sweep.
+"""Background work of the engine: the sweep that hands steps of moved or newly filled
+posts to their current holder, then sends 督促.
 
 The sweep re-schedules itself (run_after) so one worker anywhere keeps it going without
 a separate scheduler; `manage.py send_reminders` does one sweep for cron/systemd timers.
@@ -16,11 +17,12 @@ from django_tasks_db.models import DBTaskResult
 
 from common.tasks import retrying_task
 
-from .services import reminders_send
+from .services import reminders_send, steps_reassign
 
 
 @retrying_task(max_attempts=3, backoff_seconds=60)
 def reminders_sweep(reschedule: bool = True) -> int:
+    steps_reassign()
     sent = reminders_send()
     if reschedule:
         reminders_schedule()

@@ -548,3 +548,96 @@ def test_retried_submission_answers_with_the_first_route(city: City) -> None:
     again = document_submit(document=document, actor=city.drafter, client_request_id="sub-1")
     assert first.pk == again.pk
     assert Route.objects.filter(subject_id=document.pk).count() == 1
+
+
+def test_branch_of_a_branch_continues_the_count(city: City) -> None:
+    parent, route = submit(city)
+    approve_all(route)
+    parent.refresh_from_db()
+    numbers = []
+    base = parent
+    for _ in range(2):
+        child = document_create(
+            actor=city.drafter, title="続き", category=city.buppin, amount=1000, branch_of=base
+        )
+        approve_all(document_submit(document=child, actor=city.drafter))
+        child.refresh_from_db()
+        numbers.append(child.number)
+        base = child  # the next one hangs from the branch
+    assert numbers == [f"{parent.number}の2", f"{parent.number}の3"]
+
+
+def test_pull_up_of_a_circulation_for_information_is_refused(city: City) -> None:
+    _, route = submit(city)
+    spec = StageSpec(Stage.Kind.INFORMATION, [StepSpec(person=city.records_officer)])
+    route_add_stage(route=route, actor=city.kakaricho, spec=spec)
+    step_approve(step=pending(route)[0], actor=city.kakaricho)
+    info = Step.objects.get(route=route, stage__kind="information")
+    assert info.due_at is None  # 供覧 has no deadline and no 督促
+    city.absent(city.records_officer)
+    with pytest.raises(InvalidRequest, match="供覧"):
+        step_pull_up(step=info, actor=city.kacho)
+    route.refresh_from_db()
+    assert route.status == Route.Status.ACTIVE
+
+
+def test_request_id_of_one_submission_cannot_submit_another(city: City) -> None:
+    first = document_create(actor=city.drafter, title="一", category=city.buppin, amount=1)
+    second = document_create(actor=city.drafter, title="二", category=city.buppin, amount=1)
+    document_submit(document=first, actor=city.drafter, client_request_id="same")
+    with pytest.raises(InvalidRequest, match="別の案件"):
+        document_submit(document=second, actor=city.drafter, client_request_id="same")
+    second.refresh_from_db()
+    assert second.status == Document.Status.DRAFT
+
+
+def test_withdrawn_deputy_approval_leaves_no_post_review(city: City) -> None:
+    from org.models import Deputy
+
+    Deputy.objects.create(
+        principal=city.kakaricho, deputy=city.hosa, order=1, start=dt.date(2020, 4, 1)
+    )
+    city.absent(city.kakaricho)
+    _, route = submit(city)
+    first = pending(route)[0]
+    step_approve(step=first, actor=city.hosa)
+    assert PostReview.objects.filter(step=first).count() == 1
+    step_withdraw_approval(step=first, actor=city.hosa)
+    assert PostReview.objects.filter(step=first).count() == 0
+
+
+def test_adding_a_stage_twice_with_one_request_id_adds_it_once(city: City) -> None:
+    _, route = submit(city)
+    spec = StageSpec(Stage.Kind.CIRCULATION, [StepSpec(person=city.bucho)])
+    one = route_add_stage(route=route, actor=city.kakaricho, spec=spec, client_request_id="a1")
+    two = route_add_stage(route=route, actor=city.kakaricho, spec=spec, client_request_id="a1")
+    assert one.pk == two.pk and route.stages.count() == 4
+    route_remove_stage(stage=one, actor=city.kakaricho)
+    kinds = list(Action.objects.filter(route=route).values_list("kind", flat=True))
+    assert kinds[-2:] == ["add_step", "remove_step"]
+
+
+def test_steps_go_to_whoever_holds_the_post_now(city: City) -> None:
+    from workflow.services import steps_reassign
+
+    _, route = submit(city)
+    # 課長補佐 leaves before the route reaches the post; a successor comes later.
+    Assignment.objects.filter(staff=city.hosa).update(end=dt.date(2026, 11, 25))
+    step_approve(step=pending(route)[0], actor=city.kakaricho)
+    second = pending(route)[0]
+    assert second.post == city.posts["hosa"] and second.assignee is None
+    assert steps_reassign() == 0
+    successor = Staff.objects.create_user(username="successor", last_name="後任")
+    Assignment.objects.create(
+        staff=successor,
+        department=city.soumu_ka,
+        post=city.posts["hosa"],
+        start=dt.date(2026, 11, 26),
+    )
+    assert steps_reassign() == 1
+    second.refresh_from_db()
+    assert second.assignee == successor
+    assert second in inbox_for(staff=successor)
+    assert Notification.objects.filter(recipient=successor, kind="assigned").exists()
+    step_approve(step=second, actor=successor)
+    assert steps_reassign() == 0

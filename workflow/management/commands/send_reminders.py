@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from workflow.services import reminders_send
+from workflow.services import reminders_send, steps_reassign
 from workflow.tasks import reminders_schedule
 
 
@@ -15,6 +15,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, schedule: bool, **options) -> None:
+        moved = steps_reassign()
+        if moved:
+            self.stdout.write(f"担当替え {moved} 件 (steps handed to the current holder: {moved})")
         sent = reminders_send()
         self.stdout.write(f"督促 {sent} 件 (reminders sent: {sent})")
         if schedule:
