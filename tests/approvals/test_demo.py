@@ -58,3 +58,18 @@ def test_attachments_before_decision_only_by_the_drafter() -> None:
     import hashlib
 
     assert added.sha256 == hashlib.sha256(b"quote").hexdigest() and added.size == 5
+
+
+def test_demo_account_tokens_refused_when_demo_logins_are_off(settings) -> None:
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    call_command("demo_org", stdout=StringIO(), stderr=StringIO())
+    token = Token.objects.create(user=Staff.objects.get(username="kacho"))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    settings.DEMO_LOGINS_ENABLED = True
+    assert api.get("/api/v1/inbox/count/").status_code == 200
+    settings.DEMO_LOGINS_ENABLED = False
+    refused = api.get("/api/v1/inbox/count/")
+    assert refused.status_code in (401, 403) and "認証" in refused.json()["detail"]
