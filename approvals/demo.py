@@ -146,7 +146,8 @@ def load_documents(data: dict) -> int:
 
 
 def load_absence(data: dict) -> None:
-    """One manager is away on a trip this week, so 代決 can be tried in the demo."""
+    """財政課's 係長 is away on a trip this week: her pending steps show 引上げ to the
+    課長 (`kacho`), who can act past her; she then finds them as 後閲."""
     spec = data.get("absence")
     if not spec:
         return
@@ -158,7 +159,7 @@ def load_absence(data: dict) -> None:
     if not holders or Absence.objects.filter(staff=holders[0]).exists():
         return
     staff = holders[0]
-    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     Absence.objects.create(
         staff=staff,
         start=start,
