@@ -604,3 +604,30 @@ def _fill_table(
         )
         if spec.get("consult"):
             rule.consult_departments.set(spec["consult"])
+
+
+def authority_table_copy(
+    *, table: AuthorityTable, actor: Staff, effective_from: dt.date
+) -> AuthorityTable:
+    """A new version copied from `table`, to be edited before it applies (audited)."""
+    rules = [
+        {
+            "category": r.category,
+            "amount_min": r.amount_min,
+            "amount_max": r.amount_max,
+            "decider": r.decider,
+            "consult": list(r.consult_departments.all()),
+            "always_important": r.always_important,
+        }
+        for r in table.rules.select_related("category", "decider").prefetch_related(
+            "consult_departments"
+        )
+    ]
+    levels = [lv.post for lv in table.levels.select_related("post").order_by("level")]
+    return authority_table_new_version(
+        actor=actor,
+        effective_from=effective_from,
+        note=f"第{table.version}版の改正案",
+        levels=levels,
+        rules=rules,
+    )
