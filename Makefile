@@ -23,6 +23,7 @@ migrate: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
 demo: migrate
+	DEBUG=$${DEBUG:-1} $(PY) manage.py init_pki
 	DEBUG=$${DEBUG:-1} $(PY) manage.py demo
 
 # Serve the suite with the demo organisation: daphne (HTTP + WebSocket) and one task worker.

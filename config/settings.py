@@ -303,6 +303,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},
+        # pyHanko logs every OCSP/CRL fetch and each failed check with a traceback.
+        "pyhanko": {"level": "WARNING"},
+        "pyhanko_certvalidator": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
     },
 }

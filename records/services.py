@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -31,6 +32,9 @@ from workflow.models import Notification
 
 from .models import Record, RecordVersion
 from .payload import RecordSource
+
+if TYPE_CHECKING:
+    from .verification import VerificationReport
 
 log = logging.getLogger(__name__)
 
@@ -218,24 +222,76 @@ def record_sign(*, record_id: int) -> Record | None:
     return locked
 
 
-def record_verify(*, record: Record, actor: Staff | None) -> dict:
+def record_verify(*, record: Record, actor: Staff | None, audit: bool = True) -> VerificationReport:
     """Check the stored file against its sha256 and the signatures from embedded data
-    only; keep the report on the record (an audited change of its verification state)."""
-    from .verification import verify_pdf
+    only, and keep the report on the record. A verification observes; it changes no
+    content: a person's check is audited one by one, a nightly run by its summary."""
+    from .verification import Check, VerificationReport, verify_pdf
 
-    with record.pdf.open("rb") as handle:
-        data = handle.read()
-    report = verify_pdf(data, expected_sha256=record.sha256).to_dict()
+    try:
+        with record.pdf.open("rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        report = VerificationReport(
+            ok=False,
+            checks=[Check("sha256", False, f"ファイルが読めません (cannot read the file: {exc})")],
+            demo_pki=record.demo_pki,
+            level=record.level,
+            signed_at=record.signed_at,
+        )
+    else:
+        report = verify_pdf(data, expected_sha256=record.sha256)
+    with transaction.atomic():
+        Record.objects.filter(pk=record.pk).update(
+            last_verification=report.to_dict(), last_verified_at=timezone.now()
+        )
+        if audit:
+            audit_record(
+                actor=actor,
+                action="records.record.verified",
+                target=record,
+                data={"ok": report.ok, "sha256": record.sha256},
+            )
+    return report
+
+
+def record_renew(*, record: Record) -> Record | None:
+    """Add a document timestamp to the record's PDF before the newest one lapses.
+
+    The TSA round trip happens before the transaction; the write then checks that the
+    record still has the file that was renewed (else another run won: None). The new
+    file is a new version; the old one stays in storage.
+    """
+    from .signing import renew_timestamp
+
+    with record.pdf.open("rb") as f:
+        old = f.read()
+    old_sha = record.sha256
+    renewed = renew_timestamp(old)  # raises RenewalError / SigningUnavailable
+    name, new_sha = _store(renewed.pdf)
+    now = timezone.now()
     with transaction.atomic():
         locked = Record.objects.select_for_update().get(pk=record.pk)
-        locked.last_verification = report
-        locked.last_verified_at = timezone.now()
-        locked.save(update_fields=["last_verification", "last_verified_at"])
-        audit_record(
-            actor=actor,
-            action="records.record.verified",
-            target=locked,
-            data={"ok": bool(report.get("ok")), "sha256": locked.sha256},
+        if locked.sha256 != old_sha:
+            return None
+        locked.pdf.name = name
+        locked.sha256 = new_sha
+        locked.size = len(renewed.pdf)
+        locked.timestamp_expires_at = renewed.timestamp_expires_at
+        locked.save(update_fields=["pdf", "sha256", "size", "timestamp_expires_at"])
+        RecordVersion.objects.create(
+            record=locked,
+            reason=RecordVersion.Reason.RENEWED,
+            file=name,
+            sha256=new_sha,
+            size=len(renewed.pdf),
+            created_at=now,
+            timestamp_expires_at=renewed.timestamp_expires_at,
         )
-    record.last_verification, record.last_verified_at = report, locked.last_verified_at
-    return report
+        audit_record(
+            actor=None,
+            action="records.record.renewed",
+            target=locked,
+            data={"old_sha256": old_sha, "new_sha256": new_sha},
+        )
+    return locked

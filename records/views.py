@@ -93,7 +93,7 @@ def record_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not is_records_officer(request.user) or not record.is_signed:
         raise Http404
     report = record_verify(record=record, actor=request.user)
-    if report.get("ok"):
+    if report.ok:
         messages.success(request, _("検証しました: 問題はありません。"))
     else:
         messages.error(request, _("検証しました: 問題があります。下の報告を確認してください。"))
