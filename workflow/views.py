@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from org.models import Department, Staff
@@ -84,9 +85,9 @@ def action_label(stage_kind: str) -> str:
 
 
 class InboxFilterForm(forms.Form):
-    kind = forms.TypedChoiceField(label=_("種類"), coerce=int, required=False, empty_value=None)
+    kind = forms.TypedChoiceField(label=gettext_lazy("種類"), coerce=int, required=False, empty_value=None)
     department = forms.TypedChoiceField(
-        label=_("起案課"), coerce=int, required=False, empty_value=None
+        label=gettext_lazy("起案課"), coerce=int, required=False, empty_value=None
     )
 
     def __init__(
