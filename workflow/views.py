@@ -85,7 +85,9 @@ def action_label(stage_kind: str) -> str:
 
 
 class InboxFilterForm(forms.Form):
-    kind = forms.TypedChoiceField(label=gettext_lazy("種類"), coerce=int, required=False, empty_value=None)
+    kind = forms.TypedChoiceField(
+        label=gettext_lazy("種類"), coerce=int, required=False, empty_value=None
+    )
     department = forms.TypedChoiceField(
         label=gettext_lazy("起案課"), coerce=int, required=False, empty_value=None
     )
