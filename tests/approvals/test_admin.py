@@ -3,12 +3,11 @@ versions made by copying, editable until they apply; every save is audited."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from approvals.models import AuthorityTable
 from audit.models import AuditEvent
+from common.dates import today
 from tests.city import build_city
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +25,7 @@ def test_authority_table_admin(admin_client) -> None:
     )
     assert response.status_code == 302
     copy = AuthorityTable.objects.exclude(pk=current.pk).get()
-    assert copy.version == current.version + 1 and copy.effective_from > dt.date.today()
+    assert copy.version == current.version + 1 and copy.effective_from > today()
     assert copy.rules.count() == current.rules.count()
     editable = admin_client.get(f"/admin/approvals/authoritytable/{copy.pk}/change/")
     assert b'name="_save"' in editable.content
