@@ -41,6 +41,14 @@ class Record(models.Model):
         "org.Department", verbose_name=_("作成課"), on_delete=models.PROTECT, related_name="+"
     )
     confidential = models.BooleanField(_("秘"), default=False)
+    file = models.ForeignKey(
+        "records.RecordFile",
+        verbose_name=_("簿冊"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="records",
+    )
     created_at = models.DateTimeField(_("登録日時"))
     status = models.CharField(
         _("状態"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -125,3 +133,296 @@ class RecordVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} {self.get_reason_display()} {self.sha256[:12]}"
+
+
+class Retention(models.TextChoices):
+    """保存期間. 1年未満 only for copies, routine messages and obvious drafts."""
+
+    LESS_THAN_1 = "lt1", _("1年未満")
+    Y1 = "1", _("1年")
+    Y3 = "3", _("3年")
+    Y5 = "5", _("5年")
+    Y10 = "10", _("10年")
+    Y30 = "30", _("30年")
+    PERMANENT = "permanent", _("永年")
+
+
+class Disposition(models.TextChoices):
+    """保存期間満了時の措置."""
+
+    TRANSFER = "transfer", _("移管")
+    DESTROY = "destroy", _("廃棄")
+
+
+class ClassificationSchedule(models.Model):
+    """One version of the 文書分類表 with its retention schedule (like the authority
+    table: a version in force never changes; a change is a new version, audited)."""
+
+    version = models.PositiveIntegerField(_("版"), unique=True)
+    effective_from = models.DateField(_("施行日"), unique=True)
+    note = models.CharField(_("改正内容"), max_length=300, blank=True)
+    created_by = models.ForeignKey(STAFF, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("作成日時"))
+
+    class Meta:
+        verbose_name = _("文書分類表（版）")
+        verbose_name_plural = _("文書分類表（版）")
+        ordering = ["-effective_from"]
+
+    def __str__(self) -> str:
+        return f"第{self.version}版（{self.effective_from} 施行）"
+
+
+class Classification(models.Model):
+    """文書分類: 大分類 (level 1) → 中分類 (2) → 小分類 (3, a leaf with its retention)."""
+
+    class Level(models.IntegerChoices):
+        MAJOR = 1, _("大分類")
+        MIDDLE = 2, _("中分類")
+        MINOR = 3, _("小分類")
+
+    schedule = models.ForeignKey(
+        ClassificationSchedule, on_delete=models.CASCADE, related_name="classifications"
+    )
+    code = models.CharField(_("分類コード"), max_length=20)
+    name = models.CharField(_("名称"), max_length=200)
+    level = models.PositiveSmallIntegerField(_("階層"), choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    retention = models.CharField(
+        _("保存期間"), max_length=10, choices=Retention.choices, blank=True
+    )
+    disposition = models.CharField(
+        _("満了時の措置"), max_length=10, choices=Disposition.choices, blank=True
+    )
+    department = models.ForeignKey(
+        "org.Department",
+        verbose_name=_("主管課"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("文書分類")
+        verbose_name_plural = _("文書分類")
+        ordering = ["schedule", "sort_order", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "code"], name="records_class_code"),
+            models.CheckConstraint(
+                condition=Q(level__lt=3) | (~Q(retention="") & ~Q(disposition="")),
+                name="records_class_leaf_has_retention",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class RecordFile(models.Model):
+    """簿冊 / 行政文書ファイル: records of one department, classification and fiscal year.
+
+    起算日 and 満了日 follow from the 完結日 (records.retention); holds can only lengthen
+    the effective end.
+    """
+
+    class Medium(models.TextChoices):
+        ELECTRONIC = "electronic", _("電子")
+        PAPER = "paper", _("紙")
+        MIXED = "mixed", _("紙・電子")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("作成中")
+        CLOSED = "closed", _("完結")
+        IN_DISPOSAL = "in_disposal", _("廃棄・移管手続中")
+        DESTROYED = "destroyed", _("廃棄済")
+        TRANSFERRED = "transferred", _("移管済")
+
+    department = models.ForeignKey(
+        "org.Department", verbose_name=_("所属"), on_delete=models.PROTECT, related_name="+"
+    )
+    classification = models.ForeignKey(
+        Classification, verbose_name=_("文書分類"), on_delete=models.PROTECT, related_name="files"
+    )
+    fiscal_year = models.PositiveSmallIntegerField(_("作成・取得年度"))
+    name = models.CharField(_("名称"), max_length=300)
+    creator_post = models.CharField(
+        _("作成・取得者"), max_length=100, help_text=_("職名で（例: 財政課長）")
+    )
+    manager_post = models.CharField(_("管理者"), max_length=100)
+    medium = models.CharField(
+        _("媒体"), max_length=12, choices=Medium.choices, default=Medium.ELECTRONIC
+    )
+    location = models.CharField(_("保存場所"), max_length=200, default="文書管理システム")
+    remarks = models.CharField(_("備考"), max_length=300, blank=True)
+    retention = models.CharField(_("保存期間"), max_length=10, choices=Retention.choices)
+    disposition = models.CharField(_("満了時の措置"), max_length=10, choices=Disposition.choices)
+    extension_years = models.PositiveSmallIntegerField(_("延長年数（累計）"), default=0)
+    completed_on = models.DateField(_("完結日"), null=True, blank=True)
+    status = models.CharField(
+        _("状態"), max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    created_at = models.DateTimeField(_("登録日時"))
+
+    class Meta:
+        verbose_name = _("簿冊（行政文書ファイル）")
+        verbose_name_plural = _("簿冊（行政文書ファイル）")
+        ordering = ["-fiscal_year", "department", "classification"]
+        indexes = [models.Index(fields=["department", "fiscal_year", "classification"])]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year} {self.name}"
+
+
+class Hold(models.Model):
+    """施行令第9条: a reason to keep files past their period, with its own end rule."""
+
+    class Kind(models.TextChoices):
+        AUDIT = "audit", _("監査・検査")
+        LITIGATION = "litigation", _("訴訟")
+        APPEAL = "appeal", _("審査請求（不服申立て）")
+        DISCLOSURE = "disclosure", _("情報公開請求")
+        PERSONAL = "personal", _("個人情報開示請求")
+        BUSINESS = "business", _("業務上の必要")
+
+    kind = models.CharField(_("種別"), max_length=12, choices=Kind.choices)
+    reference = models.CharField(_("請求番号・事件番号等"), max_length=100, blank=True)
+    reason = models.CharField(_("理由"), max_length=300)
+    started_on = models.DateField(_("開始日"))
+    decided_on = models.DateField(
+        _("決定・裁決日"), null=True, blank=True, help_text=_("開示決定・裁決の日")
+    )
+    until = models.DateField(_("期限"), null=True, blank=True, help_text=_("業務上の必要の期限"))
+    ended_on = models.DateField(_("終了日"), null=True, blank=True, help_text=_("監査・訴訟の終結"))
+    files = models.ManyToManyField(RecordFile, related_name="holds", verbose_name=_("簿冊"))
+    created_by = models.ForeignKey(STAFF, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("登録日時"))
+
+    class Meta:
+        verbose_name = _("保存期間の延長事由")
+        verbose_name_plural = _("保存期間の延長事由")
+        ordering = ["-started_on"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.reference}".strip()
+
+
+class DisposalBatch(models.Model):
+    """廃棄文書目録: the files of one year's disposal/transfer round, routed for approval
+    (section heads consent, the 文書主管課長 decides) and then executed."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("作成中")
+        IN_REVIEW = "in_review", _("承認手続中")
+        APPROVED = "approved", _("承認済（未執行）")
+        EXECUTING = "executing", _("執行中")
+        EXECUTED = "executed", _("執行済")
+        REJECTED = "rejected", _("却下")
+        WITHDRAWN = "withdrawn", _("取下げ")
+
+    title = models.CharField(_("件名"), max_length=300)
+    fiscal_year = models.PositiveSmallIntegerField(_("年度"))
+    status = models.CharField(
+        _("状態"), max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    created_by = models.ForeignKey(STAFF, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("作成日時"))
+    approved_at = models.DateTimeField(_("承認日時"), null=True, blank=True)
+    executed_at = models.DateTimeField(_("執行日時"), null=True, blank=True)
+    package_path = models.CharField(_("移管パッケージ"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("廃棄文書目録")
+        verbose_name_plural = _("廃棄文書目録")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("records:disposal", args=[self.pk])
+
+
+class DisposalItem(models.Model):
+    """One file in a batch, with what happens to it (廃棄 / 移管) and whether it is done."""
+
+    batch = models.ForeignKey(DisposalBatch, on_delete=models.PROTECT, related_name="items")
+    file = models.ForeignKey(RecordFile, on_delete=models.PROTECT, related_name="disposal_items")
+    action = models.CharField(_("措置"), max_length=10, choices=Disposition.choices)
+    done_at = models.DateTimeField(_("執行日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("廃棄文書目録の明細")
+        verbose_name_plural = _("廃棄文書目録の明細")
+        ordering = ["batch", "file"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "file"], name="records_disposal_item_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.file_id} {self.get_action_display()}"
+
+
+class DisposalRegisterEntry(models.Model):
+    """廃棄簿: the tombstone of a destroyed record — what, classification, dates, who
+    approved, and the sha256 of the content that no longer exists."""
+
+    batch = models.ForeignKey(DisposalBatch, on_delete=models.PROTECT, related_name="register")
+    file = models.ForeignKey(RecordFile, on_delete=models.PROTECT, related_name="register")
+    record = models.ForeignKey(
+        Record, null=True, blank=True, on_delete=models.PROTECT, related_name="register"
+    )
+    title = models.CharField(_("件名"), max_length=300)
+    number = models.CharField(_("文書番号"), max_length=40, blank=True)
+    classification = models.CharField(_("文書分類"), max_length=300)
+    fiscal_year = models.PositiveSmallIntegerField(_("作成・取得年度"))
+    start_date = models.DateField(_("起算日"))
+    end_date = models.DateField(_("保存期間満了日"))
+    sha256 = models.CharField(max_length=64, blank=True)
+    approved_by = models.CharField(_("承認者"), max_length=200)
+    destroyed_at = models.DateTimeField(_("廃棄日時"))
+
+    class Meta:
+        verbose_name = _("廃棄簿")
+        verbose_name_plural = _("廃棄簿")
+        ordering = ["-destroyed_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "record"], name="records_register_once_per_record"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}".strip()
+
+
+class ReceivedDocument(models.Model):
+    """収受: a document received from outside (another section counts as outside),
+    registered with its own number series and kept as a record."""
+
+    department = models.ForeignKey(
+        "org.Department", verbose_name=_("収受課"), on_delete=models.PROTECT, related_name="+"
+    )
+    receipt_number = models.CharField(_("収受番号"), max_length=40, unique=True)
+    received_on = models.DateField(_("収受日"))
+    sender = models.CharField(_("差出人"), max_length=200)
+    title = models.CharField(_("件名"), max_length=300)
+    document_date = models.DateField(_("文書の日付"), null=True, blank=True)
+    upload = models.FileField(_("ファイル"), max_length=200)
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    confidential = models.BooleanField(_("秘"), default=False)
+    registered_by = models.ForeignKey(STAFF, on_delete=models.PROTECT, related_name="+")
+    registered_at = models.DateTimeField(_("登録日時"))
+
+    class Meta:
+        verbose_name = _("収受文書")
+        verbose_name_plural = _("収受文書")
+        ordering = ["-received_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_number} {self.title}"
