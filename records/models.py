@@ -345,6 +345,34 @@ class DisposalBatch(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("records:disposal", args=[self.pk])
 
+    # --- the workflow subject protocol: the rules live in records/disposal.py ----------
+
+    def workflow_title(self) -> str:
+        return self.title
+
+    def workflow_summary(self) -> str:
+        return f"{self.fiscal_year}年度 廃棄・移管"
+
+    def workflow_on_approved(self, *, route, actor) -> None:
+        from .disposal import disposal_on_approved
+
+        disposal_on_approved(batch=self, route=route, actor=actor)
+
+    def workflow_on_rejected(self, *, route, actor) -> None:
+        from .disposal import disposal_on_ended
+
+        disposal_on_ended(batch=self, status=self.Status.REJECTED, actor=actor)
+
+    def workflow_on_returned(self, *, route, actor) -> None:
+        from .disposal import disposal_on_ended
+
+        disposal_on_ended(batch=self, status=self.Status.DRAFT, actor=actor)
+
+    def workflow_on_withdrawn(self, *, route, actor) -> None:
+        from .disposal import disposal_on_ended
+
+        disposal_on_ended(batch=self, status=self.Status.WITHDRAWN, actor=actor)
+
 
 class DisposalItem(models.Model):
     """One file in a batch, with what happens to it (廃棄 / 移管) and whether it is done."""
@@ -426,3 +454,45 @@ class ReceivedDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.receipt_number} {self.title}"
+
+
+class RegisterExport(models.Model):
+    """A register (管理簿, 廃棄簿, 移管リスト, holds) exported in the background."""
+
+    class Kind(models.TextChoices):
+        FILES = "files", _("行政文書ファイル管理簿")
+        DISPOSAL = "disposal", _("廃棄簿")
+        TRANSFER = "transfer", _("移管リスト")
+        HOLDS = "holds", _("延長事由ごとの簿冊一覧")
+
+    class Format(models.TextChoices):
+        XLSX = "xlsx", "Excel (xlsx)"
+        CSV = "csv", "CSV (UTF-8 BOM)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("待機中")
+        RUNNING = "running", _("作成中")
+        DONE = "done", _("完了")
+        FAILED = "failed", _("失敗")
+
+    kind = models.CharField(_("種類"), max_length=10, choices=Kind.choices)
+    format = models.CharField(_("形式"), max_length=5, choices=Format.choices)
+    filters = models.JSONField(_("条件"), default=dict, blank=True)
+    status = models.CharField(
+        _("状態"), max_length=8, choices=Status.choices, default=Status.QUEUED
+    )
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)
+    output = models.FileField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(STAFF, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("台帳の出力")
+        verbose_name_plural = _("台帳の出力")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
