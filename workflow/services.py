@@ -268,6 +268,32 @@ def _stage_complete(stage: Stage) -> bool:
     return done >= min(needed, len(steps))
 
 
+_POST_REVIEW_MESSAGES = {
+    PostReview.Reason.DEPUTY: "代決されました。後閲してください: {title}",
+    PostReview.Reason.PULLED_UP: "不在中に引上げ処理されました。後閲してください: {title}",
+}
+
+
+def _ask_post_review(route: Route, step: Step, reason: str) -> None:
+    """後閲: the absent holder reviews afterwards; it never holds the route up."""
+    PostReview.objects.create(step=step, reviewer=step.assignee, reason=reason, created_at=_now())
+    _notify(
+        step.assignee_id,
+        Notification.Kind.POST_REVIEW,
+        _POST_REVIEW_MESSAGES[reason].format(title=route.title),
+        route,
+        step,
+    )
+
+
+def _move_on(route: Route, step: Step, actor: Staff, effects: _Effects) -> None:
+    """After a step is done: close its stage and open the next if that completed it."""
+    if _completes_current_stage(route, step):
+        _close_stage(step.stage, effects)
+        _advance(route, actor, effects)
+    effects.commit()
+
+
 def _completes_current_stage(route: Route, step: Step) -> bool:
     """Only the route's current, blocking stage moves the route on when it completes."""
     return (
@@ -488,25 +514,9 @@ def step_approve(
             client_request_id=client_request_id,
             data={"mode": mode},
         )
-        effects = _Effects(inboxes={actor.pk, step.assignee_id})
         if deputy:
-            PostReview.objects.create(
-                step=step,
-                reviewer=step.assignee,
-                reason=PostReview.Reason.DEPUTY,
-                created_at=_now(),
-            )
-            _notify(
-                step.assignee_id,
-                Notification.Kind.POST_REVIEW,
-                f"代決されました。後閲してください: {route.title}",
-                route,
-                step,
-            )
-        if _completes_current_stage(route, step):
-            _close_stage(step.stage, effects)
-            _advance(route, actor, effects)
-        effects.commit()
+            _ask_post_review(route, step, PostReview.Reason.DEPUTY)
+        _move_on(route, step, actor, _Effects(inboxes={actor.pk, step.assignee_id}))
     return step
 
 
@@ -783,25 +793,9 @@ def step_pull_up(*, step: Step | int, actor: Staff, client_request_id: str = "")
             on_behalf_of=step.assignee,
             client_request_id=client_request_id,
         )
-        effects = _Effects(inboxes={actor.pk, step.assignee_id})
         if step.assignee_id:
-            PostReview.objects.create(
-                step=step,
-                reviewer=step.assignee,
-                reason=PostReview.Reason.PULLED_UP,
-                created_at=_now(),
-            )
-            _notify(
-                step.assignee_id,
-                Notification.Kind.POST_REVIEW,
-                f"不在中に引上げ処理されました。後閲してください: {route.title}",
-                route,
-                step,
-            )
-        if _completes_current_stage(route, step):
-            _close_stage(step.stage, effects)
-            _advance(route, actor, effects)
-        effects.commit()
+            _ask_post_review(route, step, PostReview.Reason.PULLED_UP)
+        _move_on(route, step, actor, _Effects(inboxes={actor.pk, step.assignee_id}))
     return step
 
 
