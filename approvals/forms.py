@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from common.dates import today
 from org.models import Assignment, Department, Post, Staff
+from records.files import schedule_in_force
+from records.models import Classification
 from workflow.errors import InvalidRequest
 from workflow.models import Stage, Step
 from workflow.services import StageSpec, StepSpec
@@ -65,12 +67,37 @@ class DocumentForm(forms.Form):
     confidentiality = forms.ChoiceField(
         label=_("秘密区分"), choices=Document.Confidentiality.choices
     )
+    classification = forms.ModelChoiceField(
+        label=_("文書分類"),
+        queryset=Classification.objects.none(),
+        required=False,
+        empty_label=_("選択してください"),
+        help_text=_("文書分類表の小分類。保存期間は分類のものになります。"),
+    )
     retention = forms.ChoiceField(
         label=_("保存期間"),
         choices=Document.Retention.choices,
         initial=Document.Retention.Y5,
-        help_text=_("文書分類表（保存期間表）が整うまでは、規程に沿って選んでください。"),
+        help_text=_("文書分類を選んだときは、その分類の保存期間が使われます。"),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schedule = schedule_in_force()
+        self.fields["classification"].queryset = (
+            Classification.objects.filter(schedule=schedule, level=Classification.Level.MINOR)
+            .select_related("parent__parent")
+            .order_by("sort_order", "code")
+            if schedule is not None
+            else Classification.objects.none()
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("classification") is not None:
+            # The schedule decides the period: the document follows its classification.
+            data["retention"] = data["classification"].retention
+        return data
 
     def clean_title(self) -> str:
         title = self.cleaned_data["title"].strip()
@@ -88,6 +115,7 @@ class DocumentForm(forms.Form):
             "important": document.important,
             "confidentiality": document.confidentiality,
             "retention": document.retention,
+            "classification": document.classification_id,
         }
 
 

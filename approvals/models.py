@@ -175,6 +175,15 @@ class Document(models.Model):
     retention = models.CharField(
         _("保存期間"), max_length=10, choices=Retention.choices, default=Retention.Y5
     )
+    classification = models.ForeignKey(
+        "records.Classification",
+        verbose_name=_("文書分類"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("文書分類表の小分類。決裁後、この分類の簿冊に編てつされます"),
+    )
     doc_type = models.CharField(
         _("文書の種類記号"),
         max_length=5,

@@ -19,6 +19,8 @@ from audit.services import audit_record
 from common.dates import era_of, fiscal_year, today
 from org.models import Department, Post, Staff
 from org.selectors import assignments_on
+from records.files import record_file_by_classification
+from records.models import Classification
 from records.services import record_register
 from workflow.errors import AlreadyDecided, InvalidRequest, NotAllowed
 from workflow.models import Action, Route, Stage
@@ -35,6 +37,7 @@ from .models import (
 )
 
 EDITABLE_FIELDS = (
+    "classification",
     "title",
     "body",
     "category",
@@ -71,6 +74,7 @@ def document_create(
     retention: str = Document.Retention.Y5,
     doc_type: str = "",
     branch_of: Document | None = None,
+    classification: Classification | None = None,
 ) -> Document:
     """起案: a new draft in the drafter's current department."""
     assignment = actor.assignment_on()
@@ -96,6 +100,7 @@ def document_create(
             confidentiality=confidentiality,
             retention=retention,
             doc_type=doc_type,
+            classification=classification,
             drafter=actor,
             department=assignment.department,
             drafted_on=today(),
@@ -481,7 +486,7 @@ def document_on_decided(*, document: Document, route: Route, actor: Staff) -> Do
             data={"number": locked.number, "route": route.pk, "old": "in_review"},
         )
         # The decided document becomes a record: its signed PDF is made after commit.
-        record_register(
+        record = record_register(
             source=locked,
             title=locked.title,
             number=locked.number,
@@ -489,6 +494,14 @@ def document_on_decided(*, document: Document, route: Route, actor: Staff) -> Do
             confidential=locked.is_confidential,
             actor=actor,
         )
+        if locked.classification_id:
+            # Filed at once in its 簿冊 (department × classification × fiscal year).
+            record_file_by_classification(
+                record=record,
+                classification=locked.classification,
+                fiscal_year=locked.number_fiscal_year,
+                actor=actor,
+            )
     document.status = locked.status
     document.number = locked.number
     return locked

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
 from approvals.api import DocumentViewSet
+from records.file_api import RecordFileViewSet, RecordViewSet
 from workflow.api import (
     InboxCountView,
     InboxView,
@@ -23,6 +24,8 @@ router = SimpleRouter(use_regex_path=False)
 router.register("documents", DocumentViewSet, basename="document")
 router.register("steps", StepViewSet, basename="step")
 router.register("post-reviews", PostReviewViewSet, basename="post-review")
+router.register("record-files", RecordFileViewSet, basename="record-file")
+router.register("records", RecordViewSet, basename="record")
 
 
 @csrf_exempt  # it changes nothing, and a POST to a wrong path should still get JSON

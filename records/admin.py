@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Record, RecordVersion
+from .models import Hold, Record, RecordFile, RecordVersion
 
 
 class RecordVersionInline(admin.TabularInline):
@@ -27,6 +27,54 @@ class RecordAdmin(admin.ModelAdmin):
         return [f.name for f in Record._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RecordFile)
+class RecordFileAdmin(admin.ModelAdmin):
+    """Read-only: files change only through records.files (audited); never deleted here."""
+
+    list_display = [
+        "fiscal_year",
+        "name",
+        "department",
+        "classification",
+        "retention",
+        "status",
+        "period_end",
+    ]
+    list_filter = ["status", "retention", "disposition", "fiscal_year"]
+    search_fields = ["name", "classification__code", "classification__name"]
+    list_select_related = ["department", "classification"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in RecordFile._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Hold)
+class HoldAdmin(admin.ModelAdmin):
+    list_display = ["kind", "reference", "started_on", "decided_on", "ended_on", "keeps_until"]
+    list_filter = ["kind"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

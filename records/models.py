@@ -18,6 +18,51 @@ from django.utils.translation import gettext_lazy as _
 
 STAFF = settings.AUTH_USER_MODEL
 
+# A file in one of these states has left retention: its rows may go (disposal's job).
+GONE_STATUSES = ("destroyed", "transferred")
+
+
+class UnderRetention(Exception):
+    """A refused deletion or content change of something still under retention."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "保存期間中の公文書・簿冊は削除も内容の変更もできません。"
+            " (Records under retention cannot be deleted or changed.)"
+        )
+
+
+class RecordQuerySet(models.QuerySet["Record"]):
+    def delete(self):
+        if self.exclude(file__status__in=GONE_STATUSES).exists():
+            raise UnderRetention
+        return super().delete()
+
+    def update(self, **kwargs):
+        if {"sha256", "pdf"} & kwargs.keys() and self.exclude(
+            file__status__in=GONE_STATUSES
+        ).exists():
+            raise UnderRetention("公文書の内容は更新の手続でのみ変わります。")
+        return super().update(**kwargs)
+
+
+class RecordVersionQuerySet(models.QuerySet["RecordVersion"]):
+    def delete(self):
+        if self.exclude(record__file__status__in=GONE_STATUSES).exists():
+            raise UnderRetention
+        return super().delete()
+
+    def update(self, **kwargs):
+        raise UnderRetention("公文書の版は変更できません。 (Record versions never change.)")
+
+
+class RecordFileQuerySet(models.QuerySet["RecordFile"]):
+    def delete(self):
+        if self.exclude(status__in=GONE_STATUSES).exists():
+            raise UnderRetention
+        return super().delete()
+
 
 class Record(models.Model):
     class Status(models.TextChoices):
@@ -82,6 +127,8 @@ class Record(models.Model):
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_verification = models.JSONField(default=dict, blank=True)
 
+    objects = RecordQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("公文書")
         verbose_name_plural = _("公文書")
@@ -103,12 +150,41 @@ class Record(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.title}".strip()
 
+    def save(self, *args, **kwargs) -> None:
+        """Content changes only by adding a version first (signing, renewal)."""
+        update_fields = kwargs.get("update_fields")
+        touches = update_fields is None or {"sha256", "pdf"} & set(update_fields)
+        if self.pk is not None and touches and not self._state.adding:
+            old = Record.objects.filter(pk=self.pk).values("sha256", "pdf").first()
+            changed = old is not None and (
+                old["sha256"] != self.sha256 or old["pdf"] != (self.pdf.name or "")
+            )
+            if (
+                changed
+                and self.under_retention()
+                and not RecordVersion.objects.filter(
+                    record_id=self.pk, sha256=self.sha256, file=self.pdf.name or ""
+                ).exists()
+            ):
+                raise UnderRetention("公文書の内容は更新の手続でのみ変わります。")
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("records:record", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        if self.under_retention():
+            raise UnderRetention
+        return super().delete(*args, **kwargs)
 
     @property
     def is_signed(self) -> bool:
         return self.status == self.Status.SIGNED
+
+    def under_retention(self) -> bool:
+        """Until its file is destroyed or transferred (a record without a file: always)."""
+        gone = RecordFile.objects.filter(pk=self.file_id, status__in=GONE_STATUSES)
+        return not (self.file_id and gone.exists())
 
 
 class RecordVersion(models.Model):
@@ -126,6 +202,8 @@ class RecordVersion(models.Model):
     created_at = models.DateTimeField()
     timestamp_expires_at = models.DateTimeField(null=True, blank=True)
 
+    objects = RecordVersionQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("公文書の版")
         verbose_name_plural = _("公文書の版")
@@ -133,6 +211,20 @@ class RecordVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} {self.get_reason_display()} {self.sha256[:12]}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise UnderRetention("公文書の版は変更できません。 (Record versions never change.)")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if (
+            RecordVersion.objects.filter(pk=self.pk)
+            .exclude(record__file__status__in=GONE_STATUSES)
+            .exists()
+        ):
+            raise UnderRetention
+        return super().delete(*args, **kwargs)
 
 
 class Retention(models.TextChoices):
@@ -262,19 +354,49 @@ class RecordFile(models.Model):
     disposition = models.CharField(_("満了時の措置"), max_length=10, choices=Disposition.choices)
     extension_years = models.PositiveSmallIntegerField(_("延長年数（累計）"), default=0)
     completed_on = models.DateField(_("完結日"), null=True, blank=True)
+    # Kept by the services from completed_on / retention / extension_years
+    # (records.retention), so the disposal list is one indexed query.
+    start_date = models.DateField(_("起算日"), null=True, blank=True)
+    period_end = models.DateField(
+        _("保存期間満了日"), null=True, blank=True, help_text=_("永年・未完結は空")
+    )
     status = models.CharField(
         _("状態"), max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True
     )
     created_at = models.DateTimeField(_("登録日時"))
 
+    objects = RecordFileQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("簿冊（行政文書ファイル）")
         verbose_name_plural = _("簿冊（行政文書ファイル）")
         ordering = ["-fiscal_year", "department", "classification"]
-        indexes = [models.Index(fields=["department", "fiscal_year", "classification"])]
+        indexes = [
+            models.Index(fields=["department", "fiscal_year", "classification"]),
+            models.Index(fields=["status", "period_end"], name="records_file_due"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "classification", "fiscal_year"],
+                condition=Q(status="open"),
+                name="records_one_open_file",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.fiscal_year} {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("records:file_detail", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        if self.under_retention:
+            raise UnderRetention
+        return super().delete(*args, **kwargs)
+
+    @property
+    def under_retention(self) -> bool:
+        return self.status not in GONE_STATUSES
 
 
 class Hold(models.Model):
@@ -298,13 +420,18 @@ class Hold(models.Model):
     until = models.DateField(_("期限"), null=True, blank=True, help_text=_("業務上の必要の期限"))
     ended_on = models.DateField(_("終了日"), null=True, blank=True, help_text=_("監査・訴訟の終結"))
     files = models.ManyToManyField(RecordFile, related_name="holds", verbose_name=_("簿冊"))
+    records = models.ManyToManyField(
+        Record, blank=True, related_name="holds", verbose_name=_("対象の公文書")
+    )
+    # records.retention.hold_end, kept by the services; empty = open (blocks disposal).
+    keeps_until = models.DateField(_("保存の期限"), null=True, blank=True)
     created_by = models.ForeignKey(STAFF, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("登録日時"))
 
     class Meta:
         verbose_name = _("保存期間の延長事由")
         verbose_name_plural = _("保存期間の延長事由")
-        ordering = ["-started_on"]
+        ordering = ["-started_on", "-pk"]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}".strip()
@@ -435,6 +562,8 @@ class ReceivedDocument(models.Model):
         "org.Department", verbose_name=_("収受課"), on_delete=models.PROTECT, related_name="+"
     )
     receipt_number = models.CharField(_("収受番号"), max_length=40, unique=True)
+    number_fiscal_year = models.PositiveSmallIntegerField(_("収受年度"), default=0)
+    number_serial = models.PositiveIntegerField(_("収受番号の連番"), default=0)
     received_on = models.DateField(_("収受日"))
     sender = models.CharField(_("差出人"), max_length=200)
     title = models.CharField(_("件名"), max_length=300)
@@ -454,6 +583,50 @@ class ReceivedDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.receipt_number} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        from .selectors import record_for_source
+
+        record = record_for_source(self)
+        return record.get_absolute_url() if record else reverse("records:file_list")
+
+    # --- the record source protocol (records/payload.py) ---------------------------
+
+    def record_payload(self):
+        from .files import received_record_payload
+
+        return received_record_payload(self)
+
+    def record_visible_to(self, staff) -> bool:
+        """The receiving section and the records officers (unless 秘) read the content."""
+        from .selectors import is_records_officer
+
+        if not getattr(staff, "is_authenticated", False):
+            return False
+        department = getattr(staff, "department", None)
+        if department is not None and department.pk == self.department_id:
+            return True
+        return not self.confidential and is_records_officer(staff)
+
+
+class ReceiptCounter(models.Model):
+    """The last 収受番号 per (fiscal year, department); locked while a number is taken."""
+
+    fiscal_year = models.PositiveSmallIntegerField()
+    department = models.ForeignKey("org.Department", on_delete=models.PROTECT, related_name="+")
+    last_serial = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("収受番号の採番")
+        verbose_name_plural = _("収受番号の採番")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fiscal_year", "department"], name="records_receipt_counter_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year} {self.department_id} #{self.last_serial}"
 
 
 class RegisterExport(models.Model):

@@ -181,6 +181,17 @@ def record_sign(*, record_id: int) -> Record | None:
         locked.status = Record.Status.SIGNED
         locked.claim = ""
         locked.last_error = ""
+        # The version first: content changes only to a version that exists (the model
+        # and, on PostgreSQL, a trigger refuse anything else).
+        RecordVersion.objects.create(
+            record=locked,
+            reason=RecordVersion.Reason.SIGNED,
+            file=name,
+            sha256=sha256,
+            size=locked.size,
+            created_at=now,
+            timestamp_expires_at=signed.timestamp_expires_at,
+        )
         locked.save(
             update_fields=[
                 "pdf",
@@ -196,15 +207,6 @@ def record_sign(*, record_id: int) -> Record | None:
                 "claim",
                 "last_error",
             ]
-        )
-        RecordVersion.objects.create(
-            record=locked,
-            reason=RecordVersion.Reason.SIGNED,
-            file=name,
-            sha256=sha256,
-            size=locked.size,
-            created_at=now,
-            timestamp_expires_at=signed.timestamp_expires_at,
         )
         audit_record(
             actor=None,
@@ -278,8 +280,7 @@ def record_renew(*, record: Record) -> Record | None:
         locked.sha256 = new_sha
         locked.size = len(renewed.pdf)
         locked.timestamp_expires_at = renewed.timestamp_expires_at
-        locked.save(update_fields=["pdf", "sha256", "size", "timestamp_expires_at"])
-        RecordVersion.objects.create(
+        RecordVersion.objects.create(  # the version first (see record_sign)
             record=locked,
             reason=RecordVersion.Reason.RENEWED,
             file=name,
@@ -288,6 +289,7 @@ def record_renew(*, record: Record) -> Record | None:
             created_at=now,
             timestamp_expires_at=renewed.timestamp_expires_at,
         )
+        locked.save(update_fields=["pdf", "sha256", "size", "timestamp_expires_at"])
         audit_record(
             actor=None,
             action="records.record.renewed",

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -9,4 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.record_detail, name="record"),
     path("<int:pk>/pdf/", views.record_pdf, name="pdf"),
     path("<int:pk>/verify/", views.record_verify_view, name="verify"),
+    path("disposal/", include("records.disposal_urls")),
+    path("files/", include("records.file_urls")),
+    path("registers/", include("records.register_urls")),
 ]

@@ -76,7 +76,12 @@ def record_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def record_pdf(request: HttpRequest, pk: int) -> FileResponse:
     record = _record(request, pk)
-    if not record.is_signed or not record_content_visible_to(record=record, staff=request.user):
+    # A destroyed record keeps its tombstone but has no content left (pdf cleared).
+    if (
+        not record.is_signed
+        or not record.pdf
+        or not record_content_visible_to(record=record, staff=request.user)
+    ):
         raise Http404
     filename = f"{record.number or record.pk}.pdf"
     response = FileResponse(
