@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import shutil
 import subprocess
 from dataclasses import dataclass
 
@@ -37,6 +36,7 @@ from records.registers import (
     register_rows,
 )
 from tests.city import City, build_city
+from tests.conftest import need_binary
 
 FILE_COLUMNS = [
     "作成・取得年度等",
@@ -280,10 +280,7 @@ def test_file_register_csv_has_a_bom_and_parses(city: City, plan: Plan) -> None:
 
 
 def test_file_register_opens_in_libreoffice(city: City, plan: Plan, tmp_path) -> None:
-    soffice = shutil.which("soffice")
-    if soffice is None:
-        # A plain skip (not need_binary): .ci/run does not install LibreOffice.
-        pytest.skip("needs LibreOffice `soffice` (Debian package libreoffice-calc-nogui)")
+    soffice = need_binary("soffice")  # Debian libreoffice-calc-nogui, installed by .ci/run
     make_files(25, department=city.soumu_ka, classification=plan.bunsho_kanri)
     source = tmp_path / "register.xlsx"
     source.write_bytes(download(officer_client(city), "files", "xlsx"))
