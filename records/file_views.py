@@ -1,8 +1,10 @@
 """Pages of the records officers: files (簿冊), holds and received documents.
 
 Only records officers (文書主管課) see these pages; anyone else gets a 404, so the
-pages do not reveal what exists. Views parse, call one service or selector, and map
-RecordsError to a message.
+pages do not reveal what exists. The one exception is 延長 (extend), which the file's
+own 課長 may also do (records.disposal.can_extend), as on the disposal candidate list.
+Views parse, call one service or selector, and map RecordsError / WorkflowError /
+ValidationError to a message; the file actions are POST-only and redirect back.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,10 +23,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common.dates import today, wareki
 from org.models import Department
+from workflow.errors import WorkflowError
 
+from . import disposal, retention
 from . import files as services
-from . import retention
-from .models import Classification, Hold, Record, RecordFile
+from .models import Classification, Hold, Record, RecordFile, Retention
 from .selectors import is_records_officer
 
 PAGE_SIZE = 50
@@ -134,6 +138,33 @@ class HoldForm(forms.Form):
         self.fields["records"].initial = record_ids
 
 
+class FileCompleteForm(forms.Form):
+    completed_on = forms.DateField(
+        label=_("完結日"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class FileUpdateForm(forms.Form):
+    """The fields records.files.file_update accepts (EDITABLE_FILE_FIELDS)."""
+
+    name = forms.CharField(label=_("名称"), max_length=300)
+    creator_post = forms.CharField(
+        label=_("作成・取得者（職名）"), max_length=100, help_text=_("例: 財政課長")
+    )
+    manager_post = forms.CharField(label=_("管理者（職名）"), max_length=100)
+    medium = forms.ChoiceField(label=_("媒体"), choices=RecordFile.Medium.choices)
+    location = forms.CharField(label=_("保存場所"), max_length=200)
+    remarks = forms.CharField(label=_("備考"), max_length=300, required=False)
+
+    @classmethod
+    def for_file(cls, file: RecordFile) -> FileUpdateForm:
+        return cls(initial={k: getattr(file, k) for k in services.EDITABLE_FILE_FIELDS})
+
+
+class FileExtendForm(forms.Form):
+    reason = forms.CharField(label=_("延長の理由"), max_length=300)
+
+
 class HoldDateForm(forms.Form):
     day = forms.DateField(label=_("日付"), widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -208,8 +239,117 @@ def file_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "effective_end": _both(end),
             "first_disposal_day": _both(first),
             "date_form": HoldDateForm(),
+            "complete_form": FileCompleteForm(initial={"completed_on": today()}),
+            "update_form": FileUpdateForm.for_file(file),
+            "extend_form": FileExtendForm(),
+            "extendable": file.status == RecordFile.Status.CLOSED
+            and file.retention != Retention.PERMANENT,
         },
     )
+
+
+# --- file actions (POST-only) --------------------------------------------------------
+
+# Every stored column of a file: a POST naming one that file_update does not accept is
+# passed on, so the service (the one place that knows the rule) refuses it with its message.
+_FILE_COLUMNS = frozenset(f.name for f in RecordFile._meta.concrete_fields) - {"id"}
+
+
+def _form_errors(request: HttpRequest, form: forms.Form) -> None:
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else str(error))
+
+
+def _validation_message(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        parts = [
+            f"{RecordFile._meta.get_field(k).verbose_name}: {' '.join(v)}"
+            if k in _FILE_COLUMNS
+            else " ".join(v)
+            for k, v in exc.message_dict.items()
+        ]
+    else:
+        parts = list(exc.messages)
+    return str(_("入力内容を確認してください。")) + " " + " / ".join(parts)
+
+
+@require_POST
+def file_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """完結: close the file on the given day; its 起算日 and 満了日 follow."""
+    _officer(request)
+    file = get_object_or_404(RecordFile, pk=pk)
+    form = FileCompleteForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, _("完結日を正しく入力してください。 (Give a valid completion date.)")
+        )
+        return redirect("records:file_detail", file.pk)
+    try:
+        file = services.file_complete(
+            file=file, completed_on=form.cleaned_data["completed_on"], actor=request.user
+        )
+    except services.RecordsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("完結しました。起算日 %(start)s、保存期間満了日 %(end)s。")
+            % {
+                "start": wareki(file.start_date) if file.start_date else "—",
+                "end": wareki(file.period_end) if file.period_end else _("なし（永年）"),
+            },
+        )
+    return redirect("records:file_detail", file.pk)
+
+
+@require_POST
+def file_update_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a file's description; the service refuses anything that is not metadata."""
+    _officer(request)
+    file = get_object_or_404(RecordFile, pk=pk)
+    form = FileUpdateForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("records:file_detail", file.pk)
+    others = {
+        k: request.POST[k]
+        for k in request.POST
+        if k in _FILE_COLUMNS and k not in services.EDITABLE_FILE_FIELDS
+    }
+    try:
+        services.file_update(file=file, actor=request.user, **form.cleaned_data, **others)
+    except services.RecordsError as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, _validation_message(exc))
+    else:
+        messages.success(request, _("簿冊の情報を更新しました。"))
+    return redirect("records:file_detail", file.pk)
+
+
+@require_POST
+def file_extend_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """延長 by one year with a reason (records.disposal.file_extend): records officers,
+    and the file's own 課長 — who cannot see the officers' pages, so goes back to the
+    disposal candidate list. Anyone else: 404."""
+    file = get_object_or_404(RecordFile, pk=pk)
+    if not disposal.can_extend(file=file, staff=request.user):
+        raise Http404
+    form = FileExtendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("延長の理由を入力してください。 (Give a reason.)"))
+    else:
+        try:
+            disposal.file_extend(file=file, actor=request.user, reason=form.cleaned_data["reason"])
+        except WorkflowError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("1年延長しました: %(file)s") % {"file": file})
+    if is_records_officer(request.user):
+        return redirect("records:file_detail", file.pk)
+    return redirect("records:disposal_candidates")
 
 
 @require_http_methods(["GET", "POST"])
