@@ -291,6 +291,17 @@ class Document(models.Model):
 
         return document_record_payload(self)
 
+    def record_destroy_content(self) -> set[str]:
+        """廃棄 at the end of retention: the body and the attachments' bytes go; the rows
+        stay as the tombstone (件名, number, sha256). Returns the storage names to delete
+        once the disposal commits (those no other live document still uses)."""
+        names = set(self.attachments.exclude(file="").values_list("file", flat=True))
+        # Attachment rows refuse save(); a queryset update is the disposal's own path.
+        self.attachments.update(file="")
+        type(self).objects.filter(pk=self.pk).update(body="（保存期間満了により廃棄）")
+        still_used = set(Attachment.objects.filter(file__in=names).values_list("file", flat=True))
+        return names - still_used
+
     def record_visible_to(self, staff) -> bool:
         from .selectors import document_visible_to
 

@@ -206,7 +206,10 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _attachment(request: HttpRequest, pk: int, attachment_pk: int) -> Attachment:
     document = _visible_document(request, pk)
-    return get_object_or_404(Attachment, pk=attachment_pk, document=document)
+    attachment = get_object_or_404(Attachment, pk=attachment_pk, document=document)
+    if not attachment.file:
+        raise Http404  # destroyed with its record at the end of retention (廃棄)
+    return attachment
 
 
 @require_GET

@@ -125,7 +125,7 @@ def headed_departments(staff: Staff, day: dt.date | None = None) -> list[Departm
 def can_extend(*, file: RecordFile, staff: Staff) -> bool:
     if is_records_officer(staff):
         return True
-    return any(d.pk == file.department_id for d in headed_departments(staff))
+    return any(d.pk == section_of(file.department).pk for d in headed_departments(staff))
 
 
 def _require_officer(actor: Staff) -> None:
@@ -243,28 +243,39 @@ def disposal_batch_create(
     return batch
 
 
+def section_of(department: Department) -> Department:
+    """The 課 a department belongs to (itself for a 課; the parent 課 for a 係), whose
+    課長 consents or decides. A 部 or anything without a 課 above stays itself."""
+    node: Department | None = department
+    while node is not None:
+        if node.level == Department.Level.KA:
+            return node
+        node = node.parent
+    return department
+
+
 def records_department_of(batch: DisposalBatch) -> Department:
-    """文書主管課: the 課 of the records officer who made the batch."""
+    """文書主管課: the 課 of the records officer who made the batch (a 文書係 belongs to
+    総務課, whose 課長 decides)."""
     department = department_of(staff=batch.created_by)
     if department is None:
         raise InvalidRequest(
             "目録の作成者に所属がないため、文書主管課長が決まりません。",
             "The batch creator has no department, so the deciding 課長 is unknown.",
         )
-    return department
+    return section_of(department)
 
 
 def disposal_route_propose(batch: DisposalBatch) -> list[StageSpec]:
     """合議 (all of them): the 課長 of every section owning a file (文書廃棄承諾);
     then 決裁 by the 文書主管課長."""
     head = _head_post()
-    departments = Department.objects.filter(pk__in=batch.items.values("file__department")).order_by(
-        "code"
+    owners = Department.objects.filter(pk__in=batch.items.values("file__department"))
+    sections = sorted(
+        {section_of(d) for d in owners.select_related("parent")}, key=lambda d: d.code
     )
     return [
-        StageSpec(
-            Stage.Kind.CONSULTATION, [StepSpec(post=head, department=d) for d in departments]
-        ),
+        StageSpec(Stage.Kind.CONSULTATION, [StepSpec(post=head, department=d) for d in sections]),
         StageSpec(
             Stage.Kind.DECISION, [StepSpec(post=head, department=records_department_of(batch))]
         ),
@@ -397,6 +408,12 @@ def _destroy(item: DisposalItem, batch: DisposalBatch, approved_by: str) -> None
             },
         )
         doomed |= _storage_names(record)
+        # The source's own content (a document's body and attachments, a receipt's
+        # upload) goes too; its rows stay as the tombstone.
+        source = record.source
+        destroy_source = getattr(source, "record_destroy_content", None)
+        if destroy_source is not None:
+            doomed |= destroy_source()
         if record.pdf.name:
             record.pdf = ""
             record.save(update_fields=["pdf"])

@@ -553,6 +553,14 @@ class DisposalRegisterEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.title}".strip()
 
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise UnderRetention("廃棄簿は追記のみです。 (The disposal register is append-only.)")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise UnderRetention("廃棄簿は追記のみです。 (The disposal register is append-only.)")
+
 
 class ReceivedDocument(models.Model):
     """収受: a document received from outside (another section counts as outside),
@@ -596,6 +604,13 @@ class ReceivedDocument(models.Model):
         from .files import received_record_payload
 
         return received_record_payload(self)
+
+    def record_destroy_content(self) -> set[str]:
+        """廃棄: the received file's bytes go; the row stays as the tombstone."""
+        name = self.upload.name
+        type(self).objects.filter(pk=self.pk).update(upload="")
+        in_use = type(self).objects.filter(upload=name).exclude(pk=self.pk).exists()
+        return {name} if name and not in_use else set()
 
     def record_visible_to(self, staff) -> bool:
         """The receiving section and the records officers (unless 秘) read the content."""

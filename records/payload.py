@@ -64,3 +64,8 @@ class RecordSource(Protocol):
     def record_visible_to(self, staff: object) -> bool:
         """Whether this person may read the record's content (the PDF)."""
         ...
+
+    def record_destroy_content(self) -> set[str]:
+        """At 廃棄: remove the source's own content, keep its rows; return the storage
+        names to delete after commit."""
+        ...

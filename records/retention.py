@@ -100,7 +100,8 @@ def hold_end(hold: Hold) -> dt.date | None:
             return hold.ended_on  # withdrawn before a decision: over when ended
         return one_year_after(hold.decided_on)
     if kind == Hold.Kind.BUSINESS:
-        return hold.until or hold.ended_on
+        # Ended early when the need went away; otherwise kept to the fixed date.
+        return hold.ended_on or hold.until
     raise ValueError(f"unknown hold kind {kind!r}")
 
 

@@ -287,6 +287,10 @@ def test_batch_is_consented_decided_and_executed_with_a_resumed_interruption(
         kept = Record.objects.get(pk=record.pk)
         assert kept.pdf.name == "" and kept.sha256 == record.sha256
         assert not any(default_storage.exists(n) for n in names[record.pk])
+        # The source's own content went too; its row stays as the tombstone.
+        source = kept.source
+        assert source.body == "（保存期間満了により廃棄）"
+        assert not source.attachments.exclude(file="").exists()
     a.refresh_from_db()
     b.refresh_from_db()
     assert a.status == RecordFile.Status.DESTROYED

@@ -11,7 +11,16 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from records.models import Record, RecordFile, RecordVersion, UnderRetention
+from org.models import Staff
+from records.models import (
+    DisposalBatch,
+    DisposalItem,
+    DisposalRegisterEntry,
+    Record,
+    RecordFile,
+    RecordVersion,
+    UnderRetention,
+)
 from tests.city import build_city
 
 from .factories_files import closed_file, plain_record, schedule
@@ -48,7 +57,22 @@ def kept(city):
     return record, file
 
 
+def _approved_batch_for(file: RecordFile, action: str = "transfer") -> DisposalBatch:
+    """What the database asks before a file may be destroyed or transferred."""
+    batch = DisposalBatch.objects.create(
+        title="目録",
+        fiscal_year=2026,
+        status=DisposalBatch.Status.APPROVED,
+        created_by=Staff.objects.order_by("pk").first(),
+        created_at=timezone.now(),
+    )
+    DisposalItem.objects.create(batch=batch, file=file, action=action)
+    return batch
+
+
 def _mark(file: RecordFile, status: str) -> None:
+    if status in (RecordFile.Status.DESTROYED, RecordFile.Status.TRANSFERRED):
+        _approved_batch_for(file)
     RecordFile.objects.filter(pk=file.pk).update(status=status)
 
 
@@ -114,6 +138,7 @@ def test_gone_files_may_be_deleted(kept) -> None:
     _mark(file, RecordFile.Status.DESTROYED)
     RecordVersion.objects.filter(record=record).delete()
     Record.objects.filter(pk=record.pk).delete()
+    DisposalItem.objects.filter(file=file).delete()  # the batch's own line goes first
     RecordFile.objects.get(pk=file.pk).delete()
     assert not RecordFile.objects.filter(pk=file.pk).exists()
 
@@ -190,7 +215,9 @@ def test_api_list_query_count(city, n, django_assert_max_num_queries) -> None:
 
 def _sql_refused(sql: str, params: list) -> None:
     with (
-        pytest.raises(DatabaseError, match=r"retention|append-only|sha256"),
+        pytest.raises(
+            DatabaseError, match=r"retention|append-only|sha256|disposal batch|destroyed"
+        ),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
@@ -222,5 +249,58 @@ def test_triggers_allow_deleting_what_is_gone(need_postgres, kept) -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM records_recordversion WHERE record_id = %s", [record.pk])
         cursor.execute("DELETE FROM records_record WHERE id = %s", [record.pk])
+        cursor.execute("DELETE FROM records_disposalitem WHERE file_id = %s", [file.pk])
         cursor.execute("DELETE FROM records_recordfile WHERE id = %s", [file.pk])
     assert not Record.objects.filter(pk=record.pk).exists()
+
+
+def test_triggers_guard_the_ways_round(need_postgres, kept) -> None:
+    record, file = kept
+    # No approved batch: a file cannot be declared destroyed to slip past 0004.
+    _sql_refused("UPDATE records_recordfile SET status = 'destroyed' WHERE id = %s", [file.pk])
+    _sql_refused("UPDATE records_record SET pdf = '' WHERE id = %s", [record.pk])
+    batch = _approved_batch_for(file, action="destroy")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE records_recordfile SET status = 'destroyed' WHERE id = %s", [file.pk]
+        )
+        cursor.execute("UPDATE records_record SET pdf = '' WHERE id = %s", [record.pk])
+    _sql_refused("UPDATE records_recordfile SET status = 'closed' WHERE id = %s", [file.pk])
+    entry = DisposalRegisterEntry.objects.create(
+        batch=batch,
+        file=file,
+        record=record,
+        title=record.title,
+        classification="x",
+        fiscal_year=2020,
+        start_date=dt.date(2021, 4, 1),
+        end_date=dt.date(2026, 3, 31),
+        approved_by="課長",
+        destroyed_at=timezone.now(),
+    )
+    _sql_refused(
+        "UPDATE records_disposalregisterentry SET title = %s WHERE id = %s", ["x", entry.pk]
+    )
+    _sql_refused("DELETE FROM records_disposalregisterentry WHERE id = %s", [entry.pk])
+
+
+def test_disposal_register_is_append_only_in_the_orm(kept) -> None:
+    record, file = kept
+    batch = _approved_batch_for(file, action="destroy")
+    entry = DisposalRegisterEntry.objects.create(
+        batch=batch,
+        file=file,
+        record=record,
+        title=record.title,
+        classification="x",
+        fiscal_year=2020,
+        start_date=dt.date(2021, 4, 1),
+        end_date=dt.date(2026, 3, 31),
+        approved_by="課長",
+        destroyed_at=timezone.now(),
+    )
+    entry.title = "改ざん"
+    with pytest.raises(UnderRetention):
+        entry.save()
+    with pytest.raises(UnderRetention):
+        entry.delete()
