@@ -8,6 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.dates import today
+from records.files import schedule_in_force
+from records.models import Classification
 from workflow.models import Stage
 from workflow.serializers import (
     DepartmentRefSerializer,
@@ -33,6 +35,9 @@ class DocumentSerializer(serializers.ModelSerializer):
     status = enum_field(Document.Status, "DocumentStatus", read_only=True)
     confidentiality = enum_field(Document.Confidentiality, "Confidentiality", read_only=True)
     retention = enum_field(Document.Retention, "Retention", read_only=True)
+    classification = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Document
@@ -46,6 +51,7 @@ class DocumentSerializer(serializers.ModelSerializer):
             "important",
             "confidentiality",
             "retention",
+            "classification",
             "doc_type",
             "status",
             "is_editable",
@@ -78,7 +84,27 @@ class _DocumentFieldsSerializer(serializers.Serializer):
     important = serializers.BooleanField(required=False)
     confidentiality = enum_field(Document.Confidentiality, "Confidentiality", required=False)
     retention = enum_field(Document.Retention, "Retention", required=False)
+    classification = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Classification.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="A minor class (小分類) code of the schedule in force; sets the retention.",
+    )
     doc_type = serializers.CharField(required=False, allow_blank=True, max_length=5)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schedule = schedule_in_force()
+        if schedule is not None:
+            self.fields["classification"].queryset = Classification.objects.filter(
+                schedule=schedule, level=Classification.Level.MINOR
+            )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("classification") is not None:
+            attrs["retention"] = attrs["classification"].retention
+        return attrs
 
 
 class DocumentCreateSerializer(_DocumentFieldsSerializer):
