@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from .models import Hold, Record, RecordFile, RecordVersion
+from .models import (
+    Classification,
+    ClassificationSchedule,
+    Hold,
+    Record,
+    RecordFile,
+    RecordVersion,
+)
 
 
 class RecordVersionInline(admin.TabularInline):
@@ -75,6 +82,41 @@ class HoldAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ClassificationInline(admin.TabularInline):
+    model = Classification
+    extra = 0
+    can_delete = False
+    fields = ["code", "name", "level", "retention", "disposition", "department"]
+    readonly_fields = fields
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ClassificationSchedule)
+class ClassificationScheduleAdmin(admin.ModelAdmin):
+    """Read-only: a new version is loaded with `manage.py schedule --load` (docs/records.md)."""
+
+    list_display = ["version", "effective_from", "note", "created_by", "created_at"]
+    inlines = [ClassificationInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in ClassificationSchedule._meta.fields]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
