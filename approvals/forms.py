@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from common.dates import today
 from org.models import Assignment, Department, Post, Staff
-from records.files import schedule_in_force
+from records.files import classification_leaves_in_force
 from records.models import Classification
 from workflow.errors import InvalidRequest
 from workflow.models import Stage, Step
@@ -83,14 +83,7 @@ class DocumentForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        schedule = schedule_in_force()
-        self.fields["classification"].queryset = (
-            Classification.objects.filter(schedule=schedule, level=Classification.Level.MINOR)
-            .select_related("parent__parent")
-            .order_by("sort_order", "code")
-            if schedule is not None
-            else Classification.objects.none()
-        )
+        self.fields["classification"].queryset = classification_leaves_in_force()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.dates import today
-from records.files import schedule_in_force
+from records.files import classification_leaves_in_force
 from records.models import Classification
 from workflow.models import Stage
 from workflow.serializers import (
@@ -95,11 +95,8 @@ class _DocumentFieldsSerializer(serializers.Serializer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        schedule = schedule_in_force()
-        if schedule is not None:
-            self.fields["classification"].queryset = Classification.objects.filter(
-                schedule=schedule, level=Classification.Level.MINOR
-            )
+        # Lazy: building the serializer (schema generation, system checks) reads nothing.
+        self.fields["classification"].queryset = classification_leaves_in_force()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("classification") is not None:

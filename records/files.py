@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -626,3 +627,17 @@ def received_record_payload(received: ReceivedDocument) -> RenderPayload:
             )
         ],
     )
+
+
+def classification_leaves_in_force(day: dt.date | None = None) -> QuerySet[Classification]:
+    """The 小分類 of the schedule in force, as a lazy queryset (one query when read;
+    none when only built, e.g. while a form or the API schema is being set up)."""
+    day = day or timezone.localdate()
+    current = (
+        ClassificationSchedule.objects.filter(effective_from__lte=day)
+        .order_by("-effective_from")
+        .values("pk")[:1]
+    )
+    return Classification.objects.filter(
+        schedule__in=current, level=Classification.Level.MINOR
+    ).order_by("sort_order", "code")
