@@ -11,11 +11,12 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_record
+from common.counters import next_serial
 from common.dates import era_of, fiscal_year, today
 from org.models import Department, Post, Staff
 from org.selectors import assignments_on
@@ -416,18 +417,8 @@ def format_number(fy: int, symbol: str, serial: int, branch: int = 0) -> str:
 
 
 def _next_serial(fy: int, symbol: str, doc_type: str) -> int:
-    """Take the next serial, gap-free: the counter row is locked until commit."""
-    try:
-        with transaction.atomic():
-            DocumentNumberCounter.objects.create(fiscal_year=fy, symbol=symbol, doc_type=doc_type)
-    except IntegrityError:
-        pass  # another transaction made it first; lock it below
-    counter = DocumentNumberCounter.objects.select_for_update().get(
-        fiscal_year=fy, symbol=symbol, doc_type=doc_type
-    )
-    counter.last_serial += 1
-    counter.save(update_fields=["last_serial"])
-    return counter.last_serial
+    """Gap-free per (fiscal year, 文書記号, type); reset by the new fiscal year's row."""
+    return next_serial(DocumentNumberCounter, fiscal_year=fy, symbol=symbol, doc_type=doc_type)
 
 
 def document_on_decided(*, document: Document, route: Route, actor: Staff) -> Document:

@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
+from common.counters import next_serial
 from common.dates import era_of, fiscal_year
 from org.models import Department, Staff
 
@@ -513,17 +514,8 @@ def format_receipt_number(fy: int, symbol: str, serial: int) -> str:
 
 
 def _next_receipt_serial(fy: int, department: Department) -> int:
-    """Gap-free per (fiscal year, department): the counter row is locked until commit."""
-    if not ReceiptCounter.objects.filter(fiscal_year=fy, department=department).exists():
-        try:
-            with transaction.atomic():
-                ReceiptCounter.objects.create(fiscal_year=fy, department=department)
-        except IntegrityError:
-            pass  # another registration made it first
-    counter = ReceiptCounter.objects.select_for_update().get(fiscal_year=fy, department=department)
-    counter.last_serial += 1
-    counter.save(update_fields=["last_serial"])
-    return counter.last_serial
+    """Gap-free per (fiscal year, department)."""
+    return next_serial(ReceiptCounter, fiscal_year=fy, department=department)
 
 
 def receipt_register(

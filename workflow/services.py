@@ -366,6 +366,32 @@ def _refuse_strangers(step: Step, actor: Staff) -> None:
     )
 
 
+def _take_pending_decision(
+    step: Step | int, actor: Staff, not_for_information_ja: str, not_for_information_en: str
+) -> tuple[Step, Route, str]:
+    """Lock the route and check that `actor` may decide this pending, blocking step
+    (return, reject): the same preconditions, in the same order, for both."""
+    step = _fresh_step(step)
+    route = _lock(step.route_id)
+    step = _fresh_step(step)
+    _refuse_strangers(step, actor)
+    if not route.is_open or step.status != Step.Status.PENDING:
+        raise AlreadyDecided
+    if step.stage.kind == Stage.Kind.INFORMATION:
+        raise InvalidRequest(not_for_information_ja, not_for_information_en)
+    return step, route, _require_mode(step, actor)
+
+
+def _mark_acted(step: Step, status: str, mode: str, actor: Staff, comment: str = "") -> None:
+    """Record who acted on a step, how, when and with what comment."""
+    step.status = status
+    step.mode = mode
+    step.acted_by = actor
+    step.acted_at = _now()
+    step.comment = comment
+    step.save(update_fields=["status", "mode", "acted_by", "acted_at", "comment"])
+
+
 def _fresh_step(step: Step | int) -> Step:
     pk = step.pk if isinstance(step, Step) else step
     return Step.objects.select_related("route", "stage", "assignee").get(pk=pk)
@@ -497,12 +523,7 @@ def step_approve(
             status, kind = Step.Status.DECIDED, Action.Kind.DECIDE
         else:
             status, kind = Step.Status.APPROVED, Action.Kind.APPROVE
-        step.status = status
-        step.mode = mode
-        step.acted_by = actor
-        step.acted_at = _now()
-        step.comment = comment
-        step.save(update_fields=["status", "mode", "acted_by", "acted_at", "comment"])
+        _mark_acted(step, status, mode, actor, comment)
         deputy = mode == Step.Mode.DEPUTY
         _record(
             route=route,
@@ -535,17 +556,9 @@ def step_return(
     with transaction.atomic():
         if (earlier := _replayed(actor, client_request_id, {Action.Kind.RETURN}, step)) is not None:
             return _fresh_step(earlier.step_id)
-        step = _fresh_step(step)
-        route = _lock(step.route_id)
-        step = _fresh_step(step)
-        _refuse_strangers(step, actor)
-        if not route.is_open or step.status != Step.Status.PENDING:
-            raise AlreadyDecided
-        if step.stage.kind == Stage.Kind.INFORMATION:
-            raise InvalidRequest(
-                "供覧は差し戻せません。", "Circulation for information cannot return."
-            )
-        mode = _require_mode(step, actor)
+        step, route, mode = _take_pending_decision(
+            step, actor, "供覧は差し戻せません。", "Circulation for information cannot return."
+        )
         target = _fresh_step(to_step) if to_step is not None else None
         if target is not None and (
             target.route_id != route.pk
@@ -568,12 +581,7 @@ def step_return(
             data={"to_step": target.pk if target else None},
         )
         if target is None:
-            step.status = Step.Status.RETURNED
-            step.mode = mode
-            step.acted_by = actor
-            step.acted_at = _now()
-            step.comment = comment
-            step.save(update_fields=["status", "mode", "acted_by", "acted_at", "comment"])
+            _mark_acted(step, Step.Status.RETURNED, mode, actor, comment)
             _park_pending(route, effects)
             route.status = Route.Status.RETURNED
             route.finished_at = _now()
@@ -646,23 +654,10 @@ def step_reject(
     with transaction.atomic():
         if (earlier := _replayed(actor, client_request_id, {Action.Kind.REJECT}, step)) is not None:
             return _fresh_step(earlier.step_id)
-        step = _fresh_step(step)
-        route = _lock(step.route_id)
-        step = _fresh_step(step)
-        _refuse_strangers(step, actor)
-        if not route.is_open or step.status != Step.Status.PENDING:
-            raise AlreadyDecided
-        if step.stage.kind == Stage.Kind.INFORMATION:
-            raise InvalidRequest(
-                "供覧は却下できません。", "Circulation for information cannot reject."
-            )
-        mode = _require_mode(step, actor)
-        step.status = Step.Status.REJECTED
-        step.mode = mode
-        step.acted_by = actor
-        step.acted_at = _now()
-        step.comment = comment
-        step.save(update_fields=["status", "mode", "acted_by", "acted_at", "comment"])
+        step, route, mode = _take_pending_decision(
+            step, actor, "供覧は却下できません。", "Circulation for information cannot reject."
+        )
+        _mark_acted(step, Step.Status.REJECTED, mode, actor, comment)
         _record(
             route=route,
             kind=Action.Kind.REJECT,
