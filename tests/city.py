@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
-from approvals.models import MatterCategory
+from approvals.models import Document, MatterCategory
 from approvals.services import authority_table_new_version
+from common.dates import today
 from org.models import Absence, Assignment, Department, Deputy, Post, Staff
+from workflow.models import Route, RouteUserObjectPermission, Stage, Step
 
 PASSWORD = "correct-horse-battery"
 
@@ -149,3 +152,63 @@ def build_city() -> City:
     # Tests act "today": bring the version into force by moving its date (test set-up only).
     type(table).objects.filter(pk=table.pk).update(effective_from=dt.date(2020, 4, 1))
     return city
+
+
+def bulk_pending(city: City, n: int, *, assignee: Staff) -> list[Route]:
+    """`n` documents each on a one-stage route whose decision step waits for `assignee`,
+    with the view grant the engine gives: rows as the engine leaves them, made in bulk."""
+    now = timezone.now()
+    documents = Document.objects.bulk_create(
+        Document(
+            title=f"一括案件 {i}",
+            category=city.buppin,
+            amount=1000 + i,
+            drafter=city.drafter,
+            department=city.soumu_ka,
+            drafted_on=today(),
+            status=Document.Status.IN_REVIEW,
+        )
+        for i in range(n)
+    )
+    document_type = ContentType.objects.get_for_model(Document)
+    routes = Route.objects.bulk_create(
+        Route(
+            subject_type=document_type,
+            subject_id=d.pk,
+            title=d.title,
+            department=city.soumu_ka,
+            submitted_by=city.drafter,
+            submitted_at=now,
+            current_stage=1,
+        )
+        for d in documents
+    )
+    stages = Stage.objects.bulk_create(
+        Stage(route=r, position=1, kind=Stage.Kind.DECISION, status=Stage.Status.ACTIVE)
+        for r in routes
+    )
+    Step.objects.bulk_create(
+        Step(
+            route=r,
+            stage=s,
+            post=city.posts["kacho"],
+            department=city.soumu_ka,
+            assignee=assignee,
+            status=Step.Status.PENDING,
+            activated_at=now - dt.timedelta(minutes=i),
+            # No due date, overdue and due later, so every branch of the list shows.
+            due_at=None
+            if i % 7 == 0
+            else now - dt.timedelta(days=1)
+            if i % 3 == 0
+            else now + dt.timedelta(days=i % 5),
+        )
+        for i, (r, s) in enumerate(zip(routes, stages, strict=True))
+    )
+    view = Permission.objects.get(content_type__app_label="workflow", codename="view_route")
+    RouteUserObjectPermission.objects.bulk_create(
+        RouteUserObjectPermission(user=grantee, permission=view, content_object=r)
+        for r in routes
+        for grantee in (city.drafter, assignee)
+    )
+    return routes

@@ -8,23 +8,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from approvals.models import Document
 from approvals.services import document_create, document_submit
-from common.dates import today
 from org.models import Staff
-from tests.city import City, build_city
+from tests.city import City, build_city, bulk_pending
 from workflow.models import (
     Action,
     PostReview,
     Route,
-    RouteUserObjectPermission,
-    Stage,
     Step,
 )
 from workflow.selectors import inbox_for
@@ -66,61 +61,6 @@ def pending_step(route: Route) -> Step:
 def act(staff: Staff, step: Step | int, verb: str, **body: object) -> Response:
     pk = step.pk if isinstance(step, Step) else step
     return client_for(staff).post(f"/api/v1/steps/{pk}/{verb}/", body, format="json")
-
-
-def bulk_pending(city: City, n: int, *, assignee: Staff) -> list[Route]:
-    """`n` documents each on a one-stage route whose decision step waits for `assignee`,
-    with the view grant the engine gives: rows as the engine leaves them, made in bulk."""
-    now = timezone.now()
-    documents = Document.objects.bulk_create(
-        Document(
-            title=f"一括案件 {i}",
-            category=city.buppin,
-            amount=1000 + i,
-            drafter=city.drafter,
-            department=city.soumu_ka,
-            drafted_on=today(),
-            status=Document.Status.IN_REVIEW,
-        )
-        for i in range(n)
-    )
-    document_type = ContentType.objects.get_for_model(Document)
-    routes = Route.objects.bulk_create(
-        Route(
-            subject_type=document_type,
-            subject_id=d.pk,
-            title=d.title,
-            department=city.soumu_ka,
-            submitted_by=city.drafter,
-            submitted_at=now,
-            current_stage=1,
-        )
-        for d in documents
-    )
-    stages = Stage.objects.bulk_create(
-        Stage(route=r, position=1, kind=Stage.Kind.DECISION, status=Stage.Status.ACTIVE)
-        for r in routes
-    )
-    Step.objects.bulk_create(
-        Step(
-            route=r,
-            stage=s,
-            post=city.posts["kacho"],
-            department=city.soumu_ka,
-            assignee=assignee,
-            status=Step.Status.PENDING,
-            activated_at=now - dt.timedelta(minutes=i),
-            due_at=None if i % 7 == 0 else now + dt.timedelta(days=i % 5),
-        )
-        for i, (r, s) in enumerate(zip(routes, stages, strict=True))
-    )
-    view = Permission.objects.get(content_type__app_label="workflow", codename="view_route")
-    RouteUserObjectPermission.objects.bulk_create(
-        RouteUserObjectPermission(user=grantee, permission=view, content_object=r)
-        for r in routes
-        for grantee in (city.drafter, assignee)
-    )
-    return routes
 
 
 # --- the inbox ----------------------------------------------------------------------

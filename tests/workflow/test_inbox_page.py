@@ -16,7 +16,7 @@ from django.utils import timezone
 from approvals.models import Document
 from approvals.services import document_create, document_submit
 from org.models import Department
-from tests.city import City, build_city
+from tests.city import City, build_city, bulk_pending
 from workflow.models import Action, Notification, PostReview, Route, Stage, Step
 from workflow.services import step_approve
 
@@ -60,53 +60,6 @@ def pending_of(document: Document) -> Step:
 
 def texts(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-def bulk_pending(city: City, n: int, *, assignee) -> None:
-    """n documents each waiting on `assignee`, built with bulk_create the way the engine
-    lays them out (a document, its route, one decision stage, one pending step)."""
-    now = timezone.now()
-    documents = Document.objects.bulk_create(
-        Document(
-            title=f"一括案件 {i:04d}",
-            category=city.jinkenhi,
-            drafter=city.drafter,
-            department=city.soumu_ka,
-            drafted_on=now.date(),
-            status=Document.Status.IN_REVIEW,
-        )
-        for i in range(n)
-    )
-    doc_type = ContentType.objects.get_for_model(Document)
-    routes = Route.objects.bulk_create(
-        Route(
-            subject_type=doc_type,
-            subject_id=d.pk,
-            title=d.title,
-            department=city.soumu_ka,
-            submitted_by=city.drafter,
-            submitted_at=now,
-            current_stage=1,
-        )
-        for d in documents
-    )
-    stages = Stage.objects.bulk_create(
-        Stage(route=r, position=1, kind=Stage.Kind.DECISION, status=Stage.Status.ACTIVE)
-        for r in routes
-    )
-    Step.objects.bulk_create(
-        Step(
-            route=s.route,
-            stage=s,
-            post=city.posts["kacho"],
-            department=city.soumu_ka,
-            assignee=assignee,
-            status=Step.Status.PENDING,
-            activated_at=now - dt.timedelta(minutes=i),
-            due_at=now + dt.timedelta(days=3) if i % 3 else now - dt.timedelta(days=1),
-        )
-        for i, s in enumerate(stages)
-    )
 
 
 # --- what the inbox shows --------------------------------------------------------------
