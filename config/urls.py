@@ -14,6 +14,7 @@ urlpatterns = [
     path("inbox/", include("workflow.urls")),
     path("approvals/", include("approvals.urls")),
     path("records/", include("records.urls")),
+    path("attendance/", include("attendance.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 STAFF = "staff"
+CLERK = "clerk"
 MANAGER = "manager"
 RECORDS_OFFICER = "records_officer"
 HR = "hr"
@@ -13,6 +14,7 @@ ADMIN = "admin"
 
 ROLES: dict[str, str] = {
     STAFF: _("職員"),
+    CLERK: _("庶務担当"),
     MANAGER: _("管理職（承認者）"),
     RECORDS_OFFICER: _("文書主管課"),
     HR: _("人事課"),
