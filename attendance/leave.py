@@ -97,31 +97,60 @@ def hourly_used_minutes(*, staff: Staff, leave_year: int) -> int:
     return -(total["s"] or 0)
 
 
-def grant_days(*, staff: Staff, leave_year: int) -> int:
-    """Days granted at the start of `leave_year`.
+def _days_per_week(staff: Staff) -> int:
+    return staff.work_schedule.days_per_week if staff.work_schedule else FULL_WEEK_DAYS
 
-    A person hired during the leave year gets the first-year table's days for the hire
-    month (人事院規則15-14 別表: January 20 … December 2 for calendar-year staff); a
-    class without a table gets the full grant. Someone hired after the year gets none.
-    """
+
+def _service_years(hired: dt.date | None, on: dt.date) -> int:
+    """Completed years of service on `on` (0 when hired on or after it, or unknown)."""
+    if hired is None or hired >= on:
+        return 0
+    years = on.year - hired.year - ((on.month, on.day) < (hired.month, hired.day))
+    return max(years, 0)
+
+
+def _grant(staff: Staff, leave_year: int) -> tuple[int, bool]:
+    """(days, by_service_table). See `grant_days`."""
     rules = rules_for(staff)
     start, end = leave_year_bounds(rules, leave_year)
     hired = staff.hired_on
-    if hired is None or hired < start:
-        return rules.annual_grant_days
-    if hired > end:
+    if hired is not None and hired > end:
         raise LeaveError(f"{staff} は {leave_year} 年の休暇年の末日より後の採用です。")
+    table = list(
+        rules.service_grants.filter(days_per_week=_days_per_week(staff)).order_by("service_years")
+    )
+    if table:
+        years = _service_years(hired, start)
+        row = next((r for r in reversed(table) if r.service_years <= years), table[0])
+        return row.days, True
+    if hired is None or hired < start:
+        return rules.annual_grant_days, False
     first = rules.first_year_grants.filter(hire_month=hired.month).first()
-    return first.days if first is not None else rules.annual_grant_days
+    return (first.days if first is not None else rules.annual_grant_days), False
+
+
+def grant_days(*, staff: Staff, leave_year: int) -> int:
+    """Days granted at the start of `leave_year`.
+
+    A class with a service table (会計年度任用職員: days a week × years of service) takes
+    the row for the person's days a week and completed years of service at the start of
+    the leave year. Otherwise a person hired during the leave year gets the first-year
+    table's days for the hire month (人事院規則15-14 別表: January 20 … December 2 for
+    calendar-year staff); a class without a table gets the full grant. Someone hired
+    after the year gets none.
+    """
+    return _grant(staff, leave_year)[0]
 
 
 def grant_minutes(*, staff: Staff, leave_year: int) -> int:
-    """Grant days in minutes at the person's daily hours, pro rata for a short week."""
+    """Grant days in minutes at the person's daily hours, pro rata for a short week
+    (except where a service table, already per days a week, decided the days)."""
     rules = rules_for(staff)
-    days = grant_days(staff=staff, leave_year=leave_year)
-    per_week = staff.work_schedule.days_per_week if staff.work_schedule else FULL_WEEK_DAYS
+    days, by_table = _grant(staff, leave_year)
+    if by_table:
+        return days * daily_minutes(staff, rules)
     # 短時間勤務: days scale with the working days a week; whole minutes, rounded down.
-    return days * daily_minutes(staff, rules) * per_week // FULL_WEEK_DAYS
+    return days * daily_minutes(staff, rules) * _days_per_week(staff) // FULL_WEEK_DAYS
 
 
 def leave_days_counted(leave_type: LeaveType, start: dt.date, end: dt.date) -> int:

@@ -18,7 +18,7 @@ from django.db import models, transaction
 from audit.services import audit_record
 from org.models import Staff
 
-from .models import FirstYearGrant, LeaveRules, LeaveType
+from .models import FirstYearGrant, LeaveRules, LeaveType, ServiceGrant
 
 FIXTURES_DIR = Path(settings.BASE_DIR) / "fixtures" / "attendance"
 
@@ -45,7 +45,9 @@ def rules_load(*, directory: Path = FIXTURES_DIR, actor: Staff | None = None) ->
     with transaction.atomic():
         for item in rules_data["leave_rules"]:
             values = {
-                k: v for k, v in item.items() if k not in ("employee_class", "first_year_grants")
+                k: v
+                for k, v in item.items()
+                if k not in ("employee_class", "first_year_grants", "service_grants")
             }
             written += _upsert(LeaveRules, {"employee_class": item["employee_class"]}, values)
             rules = LeaveRules.objects.get(employee_class=item["employee_class"])
@@ -53,6 +55,17 @@ def rules_load(*, directory: Path = FIXTURES_DIR, actor: Staff | None = None) ->
                 written += _upsert(
                     FirstYearGrant, {"rules": rules, "hire_month": int(month)}, {"days": days}
                 )
+            for per_week, by_years in item.get("service_grants", {}).items():
+                for years, days in by_years.items():
+                    written += _upsert(
+                        ServiceGrant,
+                        {
+                            "rules": rules,
+                            "days_per_week": int(per_week),
+                            "service_years": int(years),
+                        },
+                        {"days": days},
+                    )
         for order, item in enumerate(types_data["leave_types"], start=1):
             values = {k: v for k, v in item.items() if k != "code"}
             values["sort_order"] = order * 10

@@ -115,6 +115,45 @@ class FirstYearGrant(models.Model):
         return f"{self.rules} {self.hire_month}月採用 {self.days}日"
 
 
+class ServiceGrant(models.Model):
+    """Days granted a year by days worked a week and years of service (会計年度任用職員).
+
+    When a class has these rows they decide the grant (no further pro rata for a short
+    week: the table is already per days a week); the national example follows 労働基準法
+    第39条 / 人事院規則15-15, granted from the appointment on.
+    """
+
+    rules = models.ForeignKey(
+        LeaveRules,
+        verbose_name=_("規則"),
+        on_delete=models.CASCADE,
+        related_name="service_grants",
+    )
+    days_per_week = models.PositiveSmallIntegerField(_("週の勤務日数"))
+    service_years = models.PositiveSmallIntegerField(
+        _("継続勤務年数（以上）"), help_text=_("休暇年の初日における継続勤務の年数")
+    )
+    days = models.PositiveSmallIntegerField(_("付与日数"))
+
+    class Meta:
+        verbose_name = _("勤務日数・勤続年数別の付与日数")
+        verbose_name_plural = _("勤務日数・勤続年数別の付与日数")
+        ordering = ["rules", "-days_per_week", "service_years"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rules", "days_per_week", "service_years"],
+                name="attendance_service_grant_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(days_per_week__gte=1, days_per_week__lte=7),
+                name="attendance_service_grant_days_per_week",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rules} 週{self.days_per_week}日 {self.service_years}年以上 {self.days}日"
+
+
 class LeaveType(models.Model):
     """A kind of leave (休暇の種類) as data."""
 

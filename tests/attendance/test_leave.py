@@ -301,3 +301,32 @@ def test_overdraw_is_refused_with_the_balance(leave_rules) -> None:
 )
 def test_format_minutes(minutes, text) -> None:
     assert format_minutes(minutes, DAY) == text
+
+
+# --- 会計年度任用職員: days a week × years of service --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("per_week", "hired", "leave_year", "days"),
+    [
+        (5, dt.date(2026, 4, 1), 2026, 10),  # appointed on the first day: granted at once
+        (5, dt.date(2024, 4, 1), 2026, 12),  # two completed years
+        (5, dt.date(2024, 4, 2), 2026, 11),  # one day short of two years
+        (5, dt.date(2010, 4, 1), 2026, 20),  # beyond the table: its last row
+        (3, dt.date(2026, 4, 1), 2026, 5),
+        (1, dt.date(2023, 4, 1), 2026, 2),
+    ],
+)
+def test_fiscal_year_staff_grant_by_days_a_week_and_service(
+    leave_rules, per_week, hired, leave_year, days
+) -> None:
+    person = staff(
+        employee_class="fiscal_year",
+        hired_on=hired,
+        work_schedule=WorkScheduleFactory(days_per_week=per_week),
+    )
+    assert grant_days(staff=person, leave_year=leave_year) == days
+    with at(2026, 4, 1):
+        entry = annual_grant(staff=person, leave_year=leave_year, actor=None)
+    # The table is per days a week already: no second pro rata.
+    assert entry.minutes == days * person.work_schedule.daily_minutes

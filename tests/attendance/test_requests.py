@@ -9,10 +9,8 @@ import pytest
 import time_machine
 
 from attendance import requests as svc
-from attendance.leave import annual_grant, balance_minutes
-from attendance.loader import rules_load
+from attendance.leave import balance_minutes
 from attendance.models import (
-    AttendancePolicy,
     Correction,
     LeaveRequest,
     LeaveType,
@@ -22,8 +20,7 @@ from attendance.models import (
 )
 from audit.models import AuditEvent
 from audit.services import audit_verify
-from org.models import Department, WorkSchedule
-from tests.city import _person, build_city
+from tests.attendance.office import build_office
 from workflow.errors import NotAllowed, WorkflowError
 from workflow.models import Notification, PostReview, Route, Step
 from workflow.services import step_approve, step_return
@@ -41,34 +38,7 @@ def at(y: int, m: int, d: int, h: int = 9, mi: int = 0) -> dt.datetime:
 def office(db):
     """The small city, leave rules, a 人事課 with an HR clerk, and annual leave granted."""
     with time_machine.travel(at(2026, 4, 1), tick=False):
-        city = build_city()
-        rules_load()
-        standard = WorkSchedule.objects.create(
-            code="std",
-            name="標準",
-            start=dt.time(8, 30),
-            end=dt.time(17, 15),
-            break_start=dt.time(12),
-            break_end=dt.time(13),
-        )
-        from org.models import Staff
-
-        Staff.objects.update(work_schedule=standard, hired_on=dt.date(2010, 4, 1))
-        jinji = Department.objects.create(
-            code="130", name="人事課", level="ka", parent=city.soumu_bu, doc_symbol="人"
-        )
-        city.jinji_kacho = _person("jinjika", "人事", "課長", jinji, city.posts["kacho"], "manager")
-        city.hr = _person("hr", "人事", "担当", jinji, city.posts["shuji"], "hr")
-        city.clerk = _person("clerk", "庶務", "担当", city.soumu_ka, city.posts["shuji"], "clerk")
-        for s in Staff.objects.all():
-            s.work_schedule = standard
-            s.hired_on = dt.date(2010, 4, 1)
-            s.save(update_fields=["work_schedule", "hired_on"])
-        AttendancePolicy.objects.create(valid_from=dt.date(2020, 4, 1), hr_department=jinji)
-        for s in (city.drafter, city.kacho, city.outsider):
-            s.refresh_from_db()
-            annual_grant(staff=s, leave_year=2026, actor=None)
-    return city
+        return build_office(leave_year=2026)
 
 
 def annual() -> LeaveType:
