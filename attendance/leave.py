@@ -359,3 +359,48 @@ def leave_use_cancel(*, entry: LeaveLedgerEntry, actor: Staff | None) -> LeaveLe
             note=f"#{entry.pk} の取消",
             reverses=entry,
         )
+
+
+def leave_year_open(*, leave_year: int, year_basis: str, actor: Staff | None) -> dict[str, int]:
+    """The yearly batch at the start of a leave year: for every active member of a class
+    whose leave year is `leave_year`, carry over what is left of the year before, then
+    grant the new year. Safe to re-run: a person already granted is skipped, so a run
+    cut short can be finished.
+
+    Calendar-year classes (`year_basis` = calendar) open on January 1, fiscal-year classes
+    (`year_basis` = fiscal) on April 1; only the classes of that basis are touched.
+    """
+    done = {"granted": 0, "carried": 0, "skipped": 0}
+    classes = list(
+        LeaveRules.objects.filter(year_basis=year_basis).values_list("employee_class", flat=True)
+    )
+    people = Staff.objects.filter(is_active=True, employee_class__in=classes).select_related(
+        "work_schedule"
+    )
+    already = set(
+        Entry.objects.filter(leave_year=leave_year, kind=Kind.GRANT).values_list(
+            "staff_id", flat=True
+        )
+    )
+    for person in people.iterator():
+        if person.pk in already:
+            done["skipped"] += 1
+            continue
+        _start, end = leave_year_bounds(rules_for(person), leave_year)
+        if person.hired_on is not None and person.hired_on > end:
+            done["skipped"] += 1
+            continue
+        with transaction.atomic():
+            has_previous = Entry.objects.filter(staff=person, leave_year=leave_year - 1).exists()
+            carried_in = Entry.objects.filter(
+                staff=person, leave_year=leave_year, kind=Kind.CARRY_OVER, minutes__gt=0
+            ).exists()
+            if (
+                has_previous
+                and not carried_in
+                and carry_over(staff=person, from_year=leave_year - 1, actor=actor) is not None
+            ):
+                done["carried"] += 1
+            annual_grant(staff=person, leave_year=leave_year, actor=actor)
+            done["granted"] += 1
+    return done

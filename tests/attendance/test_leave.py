@@ -330,3 +330,23 @@ def test_fiscal_year_staff_grant_by_days_a_week_and_service(
         entry = annual_grant(staff=person, leave_year=leave_year, actor=None)
     # The table is per days a week already: no second pro rata.
     assert entry.minutes == days * person.work_schedule.daily_minutes
+
+
+def test_open_leave_year_carries_then_grants_and_can_be_rerun(leave_rules) -> None:
+    from django.core.management import call_command
+
+    person = staff()
+    with at(2026, 1, 5):
+        annual_grant(staff=person, leave_year=2026, actor=None)
+        leave_use(staff=person, leave_year=2026, minutes=5 * DAY, unit="day", actor=None)
+    with at(2027, 1, 1):
+        call_command("open_leave_year", year=2027, basis="fiscal")  # not this person's basis
+        assert not person.leave_ledger.filter(leave_year=2027).exists()
+        call_command("open_leave_year", year=2027, basis="calendar")
+        call_command("open_leave_year", year=2027, basis="calendar")  # changes nothing
+    assert balance_minutes(staff=person, leave_year=2026) == 0
+    assert balance_minutes(staff=person, leave_year=2027) == 35 * DAY  # 15 carried + 20
+    kinds = list(
+        person.leave_ledger.filter(leave_year=2027).order_by("pk").values_list("kind", flat=True)
+    )
+    assert kinds == ["carry_over", "grant"]
