@@ -296,6 +296,26 @@ RECORDS_FONT_PATH = env.str(
 # A record still unsigned after this many hours is flagged to records officers.
 RECORDS_FLAG_AFTER_HOURS = env.int("RECORDS_FLAG_AFTER_HOURS", default=24)
 
+# Meetings (docs/meetings.md): upload limits, page images, watermarks, the live session.
+MEETINGS_MAX_UPLOAD_BYTES = env.int("MEETINGS_MAX_UPLOAD_MB", default=100) * 1024 * 1024
+MEETINGS_MAX_PAGES = env.int("MEETINGS_MAX_PAGES", default=500)
+# Limits of the throw-away process that opens an uploaded PDF before it is accepted.
+MEETINGS_CHECK_CPU_SECONDS = env.int("MEETINGS_CHECK_CPU_SECONDS", default=20)
+MEETINGS_CHECK_MEMORY_MB = env.int("MEETINGS_CHECK_MEMORY_MB", default=1024)
+# Page images: width in pixels at 1×, the 2× one is for zoom; JPEG quality.
+MEETINGS_PAGE_WIDTH = env.int("MEETINGS_PAGE_WIDTH", default=1024)
+MEETINGS_JPEG_QUALITY = env.int("MEETINGS_JPEG_QUALITY", default=82)
+# The CJK font burned into confidential pages (IPAex Gothic from fonts-ipaexfont).
+MEETINGS_WATERMARK_FONT_PATH = env.str(
+    "MEETINGS_WATERMARK_FONT_PATH",
+    default="/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+)
+# Days after a confidential meeting closes until its per-viewer images are deleted and
+# participants lose access.
+MEETINGS_CONFIDENTIAL_RETENTION_DAYS = env.int("MEETINGS_CONFIDENTIAL_RETENTION_DAYS", default=7)
+# Messages a socket may send per 10 seconds before it gets an error frame.
+MEETINGS_WS_RATE_PER_10S = env.int("MEETINGS_WS_RATE_PER_10S", default=40)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

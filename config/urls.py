@@ -15,6 +15,7 @@ urlpatterns = [
     path("approvals/", include("approvals.urls")),
     path("records/", include("records.urls")),
     path("attendance/", include("attendance.urls")),
+    path("meetings/", include("meetings.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
