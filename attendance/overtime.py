@@ -42,6 +42,17 @@ class DepartmentClass(enum.StrEnum):
     OUTSIDE_DEMAND = "outside_demand"
 
 
+def department_class(overtime_class: str) -> DepartmentClass:
+    """The cap class of a department's `overtime_class` (org.Department.OvertimeClass).
+
+    他律部署 ("taritsu") has the outside-demand caps. A 36協定 workplace ("art36") keeps
+    the normal caps here; the agreement's own limits are not data yet.
+    """
+    if overtime_class in ("taritsu", DepartmentClass.OUTSIDE_DEMAND):
+        return DepartmentClass.OUTSIDE_DEMAND
+    return DepartmentClass.NORMAL
+
+
 @dataclass(frozen=True, slots=True)
 class WorkSchedule:
     """Regular hours (正規の勤務時間) of a schedule on a working day or a 休日.
@@ -413,7 +424,7 @@ def cap_check(
             f"{_hours(year_total)} in the fiscal year; "
             f"cap {_hours(rules.outside_yearly_cap_minutes)}",
         )
-        for average, window in _worst_averages(totals, target, rules):
+        for average, window in worst_averages(totals, target, rules):
             check(
                 "average_cap",
                 average,
@@ -443,7 +454,7 @@ def cap_check(
     reasons: list[str] = []
     if month_total >= rules.doctor_monthly_minutes:
         reasons.append(f"{_hours(month_total)} in {target:%Y-%m}")
-    averages = _worst_averages(totals, target, rules)
+    averages = worst_averages(totals, target, rules)
     worst = max(averages, key=lambda pair: pair[0], default=None)
     if worst is not None and worst[0] > rules.doctor_average_minutes:
         average, window = worst
@@ -453,8 +464,8 @@ def cap_check(
     return CapCheck(tuple(violations), tuple(warnings), bool(reasons), tuple(reasons))
 
 
-def _worst_averages(
-    totals: Mapping[date, int], target: date, rules: OvertimeRules
+def worst_averages(
+    totals: Mapping[date, int], target: date, rules: OvertimeRules = NATIONAL_RULES
 ) -> list[tuple[float, tuple[date, ...]]]:
     """For each window length of 2–6 months, the highest average over a window containing
     ``target``, with the window.

@@ -713,7 +713,7 @@ def cap_status(
     history = monthly_minutes(staff=staff, first=first, last=last, exclude=exclude)
     department = department_of(staff, month if month <= today() else today())
     return ot.cap_check(
-        history, proposed, month, ot.DepartmentClass(department.overtime_class), rules
+        history, proposed, month, ot.department_class(department.overtime_class), rules
     )
 
 

@@ -36,7 +36,8 @@ def _snapshot(obj: models.Model) -> dict[str, Any]:
 
 
 def _action(obj: models.Model, verb: str) -> str:
-    return f"org.{obj._meta.model_name}.{verb}"
+    # The model's own app: the mixin is shared by other apps' master-data admins.
+    return f"{obj._meta.app_label}.{obj._meta.model_name}.{verb}"
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:

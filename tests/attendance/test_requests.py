@@ -549,7 +549,7 @@ def test_special_needs_a_reason(office) -> None:
 
 
 def test_outside_demand_department_caps(office) -> None:
-    office.soumu_ka.overtime_class = "outside_demand"
+    office.soumu_ka.overtime_class = "taritsu"
     office.soumu_ka.save()
     with time_machine.travel(at(2026, 6, 1, 8), tick=False):
         _fill_month(office, office.drafter, dt.date(2026, 6, 1), 44)
