@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -75,9 +75,12 @@ class Weights:
         return {name: getattr(self, name) for name in self.FIELDS}
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """What the score reads from a procedure (and its latest annual volume)."""
+class Inputs(NamedTuple):
+    """What the score reads from a procedure (and its latest annual volume).
+
+    A named tuple of plain values: immutable, and, holding no objects, left alone by the
+    cyclic garbage collector (a ranking keeps tens of thousands of them alive at once).
+    """
 
     annual_cases: int
     staff_minutes: int
@@ -108,7 +111,7 @@ class Inputs:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Term:
     label: Any
     flag: bool
@@ -135,7 +138,7 @@ class Quadrant:
         }[key]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Score:
     inputs: Inputs
     weights: Weights

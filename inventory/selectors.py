@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import (
     Case,
@@ -111,25 +111,25 @@ def procedure_list(
 # --- ranking -----------------------------------------------------------------------------
 
 
-class RankedProcedure:
+class RankedProcedure(NamedTuple):
     """What the ranking shows of a procedure, read as plain values (not a model)."""
 
-    __slots__ = ("department_name", "name", "pk", "procedure_id")
-
-    def __init__(self, pk: int, procedure_id: str, name: str, department_name: str | None):
-        self.pk, self.procedure_id, self.name = pk, procedure_id, name
-        self.department_name = department_name
+    pk: int
+    procedure_id: str
+    name: str
+    department_name: str | None
 
     def get_absolute_url(self) -> str:
         return reverse("inventory:procedure", args=[self.pk])
 
 
-@dataclass
+@dataclass(slots=True)
 class Ranked:
     position: int
     procedure: RankedProcedure
     score: Score
     decided_rank: int | None
+    moved: int = 0  # places gained (+) or lost (−) under a what-if
 
 
 def decided_ranks() -> dict[int, int]:
@@ -212,7 +212,8 @@ def ranking(
         Concern.PAPER_ORIGINAL.value,
         Fee.PAID.value,
     )
-    scored = []
+    decided = decided_ranks()
+    rows: list[Ranked] = []
     for (
         pk,
         procedure_id,
@@ -244,16 +245,16 @@ def ranking(
             bool(in_person),
             lacks_system(concern, is_online, system_application),
         )
-        s = scorer(inputs)
-        scored.append(
-            (-s.priority, -s.effect, procedure_id, pk, name, department_name, s),
-        )
-    scored.sort(key=lambda row: row[:3])
-    decided = decided_ranks()
-    return [
-        Ranked(i, RankedProcedure(pk, procedure_id, name, department_name), s, decided.get(pk))
-        for i, (_p, _e, procedure_id, pk, name, department_name, s) in enumerate(scored, start=1)
-    ]
+        procedure = RankedProcedure(pk, procedure_id, name, department_name)
+        rows.append(Ranked(0, procedure, scorer(inputs), decided.get(pk)))
+    rows.sort(key=_ranking_order)
+    for position, row in enumerate(rows, start=1):
+        row.position = position
+    return rows
+
+
+def _ranking_order(row: Ranked) -> tuple[float, float, str]:
+    return (-row.score.priority, -row.score.effect, row.procedure.procedure_id)
 
 
 # --- KPIs --------------------------------------------------------------------------------

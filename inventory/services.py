@@ -1,6 +1,10 @@
 """Every write of the operations inventory. One recipe for each (STYLE.md): check who
 acts and what is asked → `transaction.atomic()` → lock the rows that change
 (`select_for_update`) → save the listed fields → one audit event in the same transaction.
+A row that may not exist yet is guarded by the row it belongs to (a year's counts by
+their procedure, a paper count by its department); a new unique value with nothing to
+lock (手続ID, 整理番号, a weights version's day) by its unique constraint, through
+`refuse_if_taken`. tests/inventory/test_concurrency.py races each of them on PostgreSQL.
 
 Who writes: the DX project team (role `dx_office`) and system administrators. Everyone
 signed in may read the inventory (the ranking is meant to be transparent); the head of
@@ -211,7 +215,7 @@ def volume_set(
         raise InventoryError("年度が範囲外です。", "Fiscal year out of range.")
     pk = procedure.pk if isinstance(procedure, Procedure) else procedure
     with transaction.atomic():
-        locked = Procedure.objects.get(pk=pk)
+        locked = Procedure.objects.select_for_update().get(pk=pk)
         row = (
             ProcedureVolume.objects.select_for_update()
             .filter(procedure=locked, fiscal_year=fiscal_year)

@@ -12,6 +12,7 @@ decision of a proposal, one import of the same new 手続ID. A loser always gets
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Callable
 
@@ -59,6 +60,7 @@ def race(*calls: Callable[[], object]) -> list[object]:
 
     def run(i: int, call: Callable[[], object]) -> None:
         try:
+            connection.ensure_connection()  # connect first, so the calls start together
             barrier.wait(timeout=30)
             results[i] = call()
         except Exception as exc:
@@ -79,9 +81,11 @@ def dx(need_postgres) -> DxCity:
     return make_dx_city()
 
 
-def second_member(dx: DxCity) -> Staff:
+def another_member(dx: DxCity, n: int = 2) -> Staff:
     city = dx.city
-    return _person("dx-member-2", "推進", "次郎", city.kikaku_ka, city.posts["shuji"], "dx_office")
+    return _person(
+        f"dx-member-{n}", "推進", f"{n}郎", city.kikaku_ka, city.posts["shuji"], "dx_office"
+    )
 
 
 def a_procedure(procedure_id: str = "R-1") -> Procedure:
@@ -109,13 +113,13 @@ def assert_one_wins(results: list[object], kind: type, loser: type = InventoryEr
     assert len(won(results, loser)) == 1, results
 
 
-def assert_applied_in_turn(action: str, first_old: object) -> list[AuditEvent]:
-    """Both calls applied, one after the other: the later one's "old" is what the
-    earlier one wrote (without a lock both read the same old value: a lost update)."""
-    first, second = events(action)
-    assert first.data["old"] == first_old, first.data
-    assert second.data["old"] == first.data["new"], (first.data, second.data)
-    return [first, second]
+def assert_applied_in_turn(applied: list[AuditEvent], first_old: object) -> AuditEvent:
+    """Every call applied, one after the other: each one's "old" is what the one before
+    wrote (without a lock they read the same old value: a lost update). Returns the last."""
+    assert applied and applied[0].data["old"] == first_old, [e.data for e in applied]
+    for before, after in itertools.pairwise(applied):
+        assert after.data["old"] == before.data["new"], [e.data for e in applied]
+    return applied[-1]
 
 
 # --- procedures -----------------------------------------------------------------------
@@ -123,7 +127,7 @@ def assert_applied_in_turn(action: str, first_old: object) -> list[AuditEvent]:
 
 def test_two_proposals_for_one_procedure_only_one_is_under_decision(dx: DxCity) -> None:
     procedure = a_procedure()
-    other = second_member(dx)
+    other = another_member(dx)
     results = race(
         lambda: decision_propose(
             actor=dx.dx, procedure=procedure.pk, rank=1, reason="件数が多い", score_snapshot={}
@@ -146,19 +150,19 @@ def test_two_proposals_for_one_procedure_only_one_is_under_decision(dx: DxCity) 
 
 def test_two_edits_of_one_procedure_apply_one_after_the_other(dx: DxCity) -> None:
     procedure = a_procedure()
-    other = second_member(dx)
+    other = another_member(dx)
     results = race(
         lambda: procedure_update(procedure=procedure.pk, actor=dx.dx, staff_minutes=20),
         lambda: procedure_update(procedure=procedure.pk, actor=other, staff_minutes=35),
     )
     assert len(won(results, Procedure)) == 2, results
-    _first, second = assert_applied_in_turn("inventory.procedure.updated", {"staff_minutes": 10})
+    last = assert_applied_in_turn(events("inventory.procedure.updated"), {"staff_minutes": 10})
     procedure.refresh_from_db()
-    assert procedure.staff_minutes == second.data["new"]["staff_minutes"]
+    assert procedure.staff_minutes == last.data["new"]["staff_minutes"]
 
 
 def test_two_registrations_of_one_procedure_id_only_one_is_created(dx: DxCity) -> None:
-    other = second_member(dx)
+    other = another_member(dx)
     results = race(
         lambda: procedure_create(actor=dx.dx, procedure_id="NEW-1", name="犬の登録"),
         lambda: procedure_create(actor=other, procedure_id="NEW-1", name="犬の登録申請"),
@@ -171,7 +175,7 @@ def test_two_registrations_of_one_procedure_id_only_one_is_created(dx: DxCity) -
 
 def test_two_procedures_renamed_to_one_id_only_one_gets_it(dx: DxCity) -> None:
     a, b = a_procedure("R-A"), a_procedure("R-B")
-    other = second_member(dx)
+    other = another_member(dx)
     results = race(
         lambda: procedure_update(procedure=a.pk, actor=dx.dx, procedure_id="R-SAME"),
         lambda: procedure_update(procedure=b.pk, actor=other, procedure_id="R-SAME"),
@@ -184,28 +188,35 @@ def test_two_procedures_renamed_to_one_id_only_one_gets_it(dx: DxCity) -> None:
     assert len(events("inventory.procedure.updated")) == 1
 
 
-def test_two_counts_for_one_year_make_one_row(dx: DxCity) -> None:
+def test_counts_for_one_year_sent_at_once_make_one_row(dx: DxCity) -> None:
     procedure = a_procedure()
-    other = second_member(dx)
-    results = race(
-        lambda: volume_set(
-            procedure=procedure.pk, actor=dx.dx, fiscal_year=2024, total=100, online=10, offline=90
-        ),
-        lambda: volume_set(
-            procedure=procedure.pk, actor=other, fiscal_year=2024, total=200, online=50, offline=150
-        ),
-    )
-    assert len(won(results, ProcedureVolume)) == 2, results
-    _first, second = assert_applied_in_turn("inventory.volume.set", None)
-    row = ProcedureVolume.objects.get(procedure=procedure, fiscal_year=2024)
-    assert [row.total, row.online, row.offline] == second.data["new"]
+    members = [dx.dx, another_member(dx), another_member(dx, 3)]
+    for year in (2021, 2022, 2023, 2024):  # a few rounds: the window is narrow
+        results = race(
+            *[
+                lambda actor=actor, n=n, year=year: volume_set(
+                    procedure=procedure.pk,
+                    actor=actor,
+                    fiscal_year=year,
+                    total=100 * n,
+                    online=10 * n,
+                    offline=90 * n,
+                )
+                for n, actor in enumerate(members, start=1)
+            ]
+        )
+        assert len(won(results, ProcedureVolume)) == 3, (year, results)
+        applied = [e for e in events("inventory.volume.set") if e.data["fiscal_year"] == year]
+        last = assert_applied_in_turn(applied, None)
+        row = ProcedureVolume.objects.get(procedure=procedure, fiscal_year=year)
+        assert [row.total, row.online, row.offline] == last.data["new"]
 
 
 # --- weights, paper decisions, business processes --------------------------------------
 
 
 def test_two_weights_versions_for_one_day_only_one_is_kept(dx: DxCity) -> None:
-    other = second_member(dx)
+    other = another_member(dx)
     day = dt.date(2025, 4, 1)
     results = race(
         lambda: weights_new_version(actor=dx.dx, valid_from=day, w_in_person=1),
@@ -218,20 +229,29 @@ def test_two_weights_versions_for_one_day_only_one_is_kept(dx: DxCity) -> None:
     assert len(events("inventory.weights.created")) == 2  # the fixture's and the winner's
 
 
-def test_two_first_paper_counts_make_one_row(dx: DxCity) -> None:
-    other = second_member(dx)
+def test_first_paper_counts_sent_at_once_make_one_row(dx: DxCity) -> None:
+    members = [dx.dx, another_member(dx), another_member(dx, 3)]
     department = dx.city.zaisei_ka
-    results = race(
-        lambda: paper_count_set(actor=dx.dx, department=department, fiscal_year=2024, count=40),
-        lambda: paper_count_set(actor=other, department=department, fiscal_year=2024, count=55),
-    )
-    assert len(won(results, PaperDecisionCount)) == 2, results
-    _first, second = assert_applied_in_turn("inventory.paper_decisions.set", None)
-    assert PaperDecisionCount.objects.get(department=department).count == second.data["new"]
+    for year in (2021, 2022, 2023, 2024):  # a few rounds: the window is narrow
+        results = race(
+            *[
+                lambda actor=actor, n=n, year=year: paper_count_set(
+                    actor=actor, department=department, fiscal_year=year, count=10 * n
+                )
+                for n, actor in enumerate(members, start=1)
+            ]
+        )
+        assert len(won(results, PaperDecisionCount)) == 3, (year, results)
+        applied = [
+            e for e in events("inventory.paper_decisions.set") if e.data["fiscal_year"] == year
+        ]
+        last = assert_applied_in_turn(applied, None)
+        row = PaperDecisionCount.objects.get(department=department, fiscal_year=year)
+        assert row.count == last.data["new"]
 
 
 def test_two_processes_with_one_number_only_one_is_created(dx: DxCity) -> None:
-    other = second_member(dx)
+    other = another_member(dx)
     results = race(
         lambda: process_save(actor=dx.dx, number="P-9", name="住民異動事務"),
         lambda: process_save(actor=other, number="P-9", name="戸籍事務"),
@@ -240,6 +260,20 @@ def test_two_processes_with_one_number_only_one_is_created(dx: DxCity) -> None:
     assert "既に使われています" in str(won(results, InventoryError)[0])
     assert BusinessProcess.objects.count() == 1
     assert len(events("inventory.process.created")) == 1
+
+
+def test_two_edits_of_one_process_apply_one_after_the_other(dx: DxCity) -> None:
+    process = process_save(actor=dx.dx, number="P-1", name="住民異動事務", volume_q1=10)
+    other = another_member(dx)
+    results = race(
+        lambda: process_save(actor=dx.dx, process=process.pk, volume_q1=20),
+        lambda: process_save(actor=other, process=process.pk, volume_q1=30),
+    )
+    assert len(won(results, BusinessProcess)) == 2, results
+    applied = events("inventory.process.updated")
+    last = assert_applied_in_turn(applied, {"volume_q1": 10, "procedures": []})
+    process.refresh_from_db()
+    assert process.volume_q1 == last.data["new"]["volume_q1"]
 
 
 # --- the decision on the workflow engine ------------------------------------------------
@@ -295,7 +329,7 @@ def test_decide_and_withdraw_at_once_one_wins(dx: DxCity) -> None:
 # --- the import ---------------------------------------------------------------------------
 
 
-def roster(name: str, total: int) -> exchange.Validated:
+def roster(name: str, total: int, n: int = 50) -> exchange.Validated:
     headers = ["手続ID", "手続名", "総手続件数", "件数の年度"]
     rows = [
         RawRow(
@@ -307,7 +341,7 @@ def roster(name: str, total: int) -> exchange.Validated:
                 "件数の年度": "2024",
             },
         )
-        for i in range(50)
+        for i in range(n)
     ]
     validated = exchange.national_validate(RawRoster(headers, rows))
     assert validated.ok, validated.problems
@@ -315,7 +349,7 @@ def roster(name: str, total: int) -> exchange.Validated:
 
 
 def test_one_new_file_imported_twice_at_once_is_imported_once(dx: DxCity) -> None:
-    other = second_member(dx)
+    other = another_member(dx)
     first, second = roster("手続", 100), roster("手続", 200)
     results = race(
         lambda: exchange.national_import(actor=dx.dx, validated=first),
@@ -332,20 +366,22 @@ def test_one_new_file_imported_twice_at_once_is_imported_once(dx: DxCity) -> Non
 
 
 def test_two_imports_updating_the_same_procedures_apply_in_turn(dx: DxCity) -> None:
-    exchange.national_import(actor=dx.dx, validated=roster("手続", 1))
-    other = second_member(dx)
-    first, second = roster("更新A", 100), roster("更新B", 200)
-    second.rows.reverse()  # the other order: locks taken by pk, so no deadlock
+    # 1,500 rows: three UPDATE batches of 500, so rows are written in three statements.
+    exchange.national_import(actor=dx.dx, validated=roster("手続", 1, n=1500))
+    other = another_member(dx)
+    first, second = roster("更新A", 100, n=1500), roster("更新B", 200, n=1500)
+    second.rows.reverse()  # the other order: without the locks taken first, a deadlock
     results = race(
         lambda: exchange.national_import(actor=dx.dx, validated=first),
         lambda: exchange.national_import(actor=other, validated=second),
     )
-    assert [(r.created, r.updated) for r in results] == [(0, 50), (0, 50)], results
+    assert all(isinstance(r, exchange.ImportResult) for r in results), results
+    assert [(r.created, r.updated) for r in results] == [(0, 1500), (0, 1500)]
     names = set(Procedure.objects.values_list("name", flat=True))
     totals = set(ProcedureVolume.objects.values_list("total", flat=True))
     # One file or the other throughout, never a mix.
     assert (names, totals) in (
-        ({f"更新A {i}" for i in range(50)}, {100}),
-        ({f"更新B {i}" for i in range(50)}, {200}),
+        ({f"更新A {i}" for i in range(1500)}, {100}),
+        ({f"更新B {i}" for i in range(1500)}, {200}),
     )
-    assert ProcedureVolume.objects.count() == 50
+    assert ProcedureVolume.objects.count() == 1500
