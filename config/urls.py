@@ -16,6 +16,7 @@ urlpatterns = [
     path("records/", include("records.urls")),
     path("attendance/", include("attendance.urls")),
     path("meetings/", include("meetings.urls")),
+    path("inventory/", include("inventory.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),

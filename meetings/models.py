@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from .records import MinutesRecordSource
+
 STAFF = settings.AUTH_USER_MODEL
 
 
@@ -382,7 +384,7 @@ def minutes_path(instance: Minutes, filename: str) -> str:
     return f"meetings/{instance.meeting_id}/minutes/{instance.sha256 or 'text'}"
 
 
-class Minutes(models.Model):
+class Minutes(MinutesRecordSource, models.Model):
     """議事録: written text or an uploaded PDF; filed as a record once the meeting closed."""
 
     meeting = models.OneToOneField(Meeting, on_delete=models.PROTECT, related_name="minutes")

@@ -11,19 +11,16 @@ thread; the in-memory SQLite test database is shared-cache, so it sees committed
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from approvals.models import Document
 from approvals.services import document_create, document_submit
+from tests.asgi_server import AsgiServer
 from tests.city import PASSWORD, City, build_city
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,56 +33,6 @@ TITLE = "11月分時間外勤務手当の支出について"
 @pytest.fixture
 def city() -> City:
     return build_city()
-
-
-class AsgiServer:
-    """uvicorn in a daemon thread on a fixed free port; it can be stopped and started
-    again on the same port (to see the inbox reconnect)."""
-
-    def __init__(self) -> None:
-        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-        from config.asgi import application
-
-        # Static files from the finders through Django's async-aware handler (as Channels'
-        # live server does): WhiteNoise's file responses are sync iterators, which Django
-        # warns about under ASGI, and warnings are errors in this suite.
-        self.app = ASGIStaticFilesHandler(application)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server: uvicorn.Server | None = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            # The websockets library through its current (Sans-I/O) API: uvicorn's
-            # "websockets" protocol imports websockets.legacy, deprecated since
-            # websockets 14, and the suite turns warnings into errors.
-            ws="websockets-sansio",
-        )
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.05)
-        self.server, self.thread = server, thread
-
-    def stop(self) -> None:
-        if self.server is not None and self.thread is not None:
-            self.server.should_exit = True
-            self.thread.join(timeout=10)
-        self.server = self.thread = None
 
 
 @pytest.fixture

@@ -59,3 +59,15 @@ def meeting(city):
     )
     services.participants_add(meeting=m, actor=city.kacho, staff=[city.drafter, city.kakaricho])
     return m
+
+
+def drain(response) -> bytes:
+    """The body of a (streaming) response, closing its file without `response.close()`,
+    which would fire request_finished and close the test's database connection."""
+    if not getattr(response, "streaming", False):
+        return response.content
+    body = b"".join(response.streaming_content)
+    handle = getattr(response, "file_to_stream", None)
+    if handle is not None:
+        handle.close()
+    return body

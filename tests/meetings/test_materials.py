@@ -12,7 +12,7 @@ from meetings import services
 from meetings.models import Material, MaterialVersion, Note, Page, ViewerPage
 from meetings.tasks import render_version
 from meetings.validation import MaterialRefused
-from tests.meetings.conftest import make_pdf, upload
+from tests.meetings.conftest import drain, make_pdf, upload
 from workflow.errors import NotAllowed
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +25,7 @@ def staff(city, name):
 def fetch(client, url: str):
     """GET an image and close the streaming response; returns (status, response, body)."""
     response = client.get(url)
-    body = b"".join(response.streaming_content) if response.status_code == 200 else b""
-    response.close()
+    body = drain(response) if response.status_code == 200 else b""
     return response.status_code, response, body
 
 
@@ -169,3 +168,25 @@ def test_notes_are_private_to_participants(city, meeting) -> None:
         services.note_save(
             staff=city.outsider, version=material.current_version, page_number=1, text="x"
         )
+
+
+def test_a_superuser_not_invited_sees_nothing(city, meeting, client) -> None:
+    from org.models import Staff
+
+    (material,) = publish_and_render(city, meeting)
+    admin = Staff.objects.get(username="city-admin")
+    assert admin.is_superuser
+    assert not services.can_attend(admin, meeting)
+    client.force_login(admin)
+    url = reverse("meetings:page_image", args=[meeting.pk, material.current_version_id, 1])
+    assert fetch(client, url)[0] == 404
+
+
+def test_chair_can_be_changed_and_classification_set_after_close(city, meeting) -> None:
+    services.meeting_update(meeting=meeting, actor=city.kacho, chair=city.kakaricho)
+    assert services.can_present(city.kakaricho, meeting)
+    services.meeting_publish(meeting=meeting, actor=city.kacho)
+    services.meeting_close(meeting=meeting, actor=city.kacho)
+    with pytest.raises(services.MeetingError):
+        services.meeting_update(meeting=meeting, actor=city.kacho, title="変更")
+    services.meeting_update(meeting=meeting, actor=city.kacho, classification=None)

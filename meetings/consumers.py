@@ -1,0 +1,530 @@
+"""/ws/meetings/<id>/: the live session of a meeting on the tablets.
+
+Who: authenticated (4401 otherwise) and a participant of the meeting whose access has not
+ended (4403 otherwise), checked in `connect()` before the socket joins anything. The
+socket is accepted first and then closed with the code, so a browser sees the code (a
+socket refused during the handshake only ever shows 1006). The group is derived from the
+meeting id in the URL (`live.group_name`); a client never names one.
+
+The protocol (every state message carries the meeting's `seq`, see meetings/live.py and
+../shared/domain/meetings.md "Resume"):
+
+server → client
+  snapshot   {seq, status, forced, material, version, page, materials, image_base, you}
+             on every (re)connect, after joining the group; and on `resync`
+  position   {seq, material, version, page, forced}      a page turn or force on/off
+  materials  {seq, material, version, page, forced, materials}   added, pushed, revoked
+  status     {seq, status}                                started, closed
+  pong       {seq}          heartbeat answer; `seq` is the state's current one, so a
+                            client that lost the last broadcast notices and resyncs
+  presence   {people: [{staff, name, department, role, online}]}   presenters only
+  notes      {version, notes: [{page, text, read_only}]}           your own, on request
+  note_saved {version, page, saved}
+  error      {code, message[, request]}   malformed, unknown type, oversized, refused,
+                                          rate-limited: the connection stays up
+
+client → server (fields checked against `SCHEMAS`)
+  ping {seq?}  resync {seq?}  notes {version}  note {version, page, text}
+  presenters only: goto {material, page}  push {material, version?}  revoke {material}
+                   force {on}  presence {}
+
+Broadcasts from services arrive as {"type": "meeting.event", "message": {...}} and are
+forwarded (older than what the socket has seen: dropped; a gap: a fresh snapshot
+instead). {"type": "meeting.kick", "staff_id"} closes that person's sockets (4403);
+access is also re-checked on every incoming message, so a missed kick lasts at most
+one heartbeat. A page turn does not touch the database per viewer: only the presenter's
+message writes the state, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from common.consumers import CLOSE_FORBIDDEN, Field, JsonConsumer
+from workflow.errors import WorkflowError
+
+from . import live, services
+from .models import LiveState, Material, MaterialVersion, Meeting, Note, Participant, Presence
+
+log = logging.getLogger(__name__)
+
+RATE_WINDOW_SECONDS = 10.0
+# Tablets send a heartbeat every 20 s; a presence row not refreshed for this long is
+# ignored (the tablet went to sleep or lost the network without closing).
+PRESENCE_STALE_SECONDS = 50
+# Presence changes are coalesced: a presenter's list is refreshed at most this often.
+PRESENCE_DEBOUNCE_SECONDS = 0.5
+NOTE_MAX = 5000
+
+ID = Field(int, min=1)
+SCHEMAS: dict[str, dict[str, Field]] = {
+    "ping": {"seq": Field(int, required=False)},
+    "resync": {"seq": Field(int, required=False)},
+    "notes": {"version": ID},
+    "note": {"version": ID, "page": ID, "text": Field(str, max_length=NOTE_MAX)},
+    "goto": {"material": ID, "page": ID},
+    "push": {"material": ID, "version": Field(int, required=False, min=1)},
+    "revoke": {"material": ID},
+    "force": {"on": Field(bool)},
+    "presence": {},
+}
+# Channel-layer messages whose handlers use no database connection (see `dispatch`).
+LAYER_EVENTS = frozenset({"meeting.event", "meeting.kick", "meeting.presence"})
+PRESENTER_ONLY = frozenset({"goto", "push", "revoke", "force", "presence"})
+
+ATTEND = "attend"
+PRESENT = "present"
+
+
+class Refused(WorkflowError):
+    """A live-session request refused (Japanese, then English)."""
+
+
+class Stop:
+    """What `guarded` returns when the request was refused (and answered already)."""
+
+
+STOP = Stop()
+OK, GONE, NOT_PRESENTER = "ok", "gone", "not_presenter"
+T = TypeVar("T")
+
+
+def presenters_group(meeting_id: int) -> str:
+    return f"{live.group_name(meeting_id)}-presenters"
+
+
+# --- database work (each call runs in the sync thread) -------------------------------------
+
+
+def access_of(staff_id: int, meeting_id: int) -> str | None:
+    """PRESENT, ATTEND or None, read fresh (the socket lives long; access can end)."""
+    from org.models import Staff
+
+    staff = Staff.objects.filter(pk=staff_id, is_active=True).first()
+    meeting = Meeting.objects.filter(pk=meeting_id).first()
+    if staff is None or meeting is None or not services.can_attend(staff, meeting):
+        return None
+    return PRESENT if services.can_present(staff, meeting) else ATTEND
+
+
+def checked_call(
+    staff_id: int, meeting_id: int, presenting: bool, fn: Callable[..., T], args: tuple
+) -> tuple[str, T | None]:
+    access = access_of(staff_id, meeting_id)
+    if access is None:
+        return GONE, None
+    if presenting and access != PRESENT:
+        return NOT_PRESENTER, None
+    return OK, fn(*args)
+
+
+def _snapshot(meeting_id: int, staff_id: int, presenter: bool) -> dict[str, Any]:
+    meeting = Meeting.objects.get(pk=meeting_id)
+    snap = live.snapshot(meeting)
+    snap["you"] = {"staff": staff_id, "presenter": presenter}
+    return snap
+
+
+def join(meeting_id: int, staff_id: int, channel_name: str, presenter: bool) -> dict[str, Any]:
+    """Record the presence of this socket and read the snapshot (after the group join)."""
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=PRESENCE_STALE_SECONDS * 4)
+    Presence.objects.filter(meeting_id=meeting_id, seen_at__lt=cutoff).delete()
+    Presence.objects.update_or_create(
+        channel_name=channel_name,
+        defaults={
+            "meeting_id": meeting_id,
+            "staff_id": staff_id,
+            "connected_at": now,
+            "seen_at": now,
+        },
+    )
+    return _snapshot(meeting_id, staff_id, presenter)
+
+
+def leave(channel_name: str) -> None:
+    Presence.objects.filter(channel_name=channel_name).delete()
+
+
+def heartbeat(meeting_id: int, channel_name: str) -> int:
+    Presence.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
+    return (
+        LiveState.objects.filter(meeting_id=meeting_id).values_list("seq", flat=True).first() or 0
+    )
+
+
+def presence_of(meeting_id: int) -> list[dict[str, Any]]:
+    """Every participant, and whether one of their sockets is connected now."""
+    cutoff = timezone.now() - dt.timedelta(seconds=PRESENCE_STALE_SECONDS)
+    online = set(
+        Presence.objects.filter(meeting_id=meeting_id, seen_at__gte=cutoff).values_list(
+            "staff_id", flat=True
+        )
+    )
+    order = {role: i for i, role in enumerate(Participant.Role.values)}
+    people = Participant.objects.filter(meeting_id=meeting_id).select_related("staff")
+    rows = [
+        {
+            "staff": p.staff_id,
+            "name": p.staff.display_name,
+            "department": p.department_name,
+            "role": p.role,
+            "online": p.staff_id in online,
+        }
+        for p in people
+    ]
+    rows.sort(key=lambda r: (not r["online"], order.get(r["role"], 9), r["staff"]))
+    return rows
+
+
+def _open_meeting(meeting_id: int) -> Meeting:
+    meeting = Meeting.objects.get(pk=meeting_id)
+    if meeting.status not in (Meeting.Status.PUBLISHED, Meeting.Status.IN_SESSION):
+        raise Refused(
+            "公開前か終了した会議は操作できません。", "The meeting is not open for the session."
+        )
+    return meeting
+
+
+def _showable(meeting_id: int, material_id: int, version_id: int | None) -> MaterialVersion:
+    """The version of a material of this meeting that can be shown (locks the material)."""
+    material = Material.objects.select_for_update().filter(pk=material_id, meeting_id=meeting_id)
+    material = material.first()
+    if material is None or material.is_revoked:
+        raise Refused("その資料はありません（回収された可能性があります）。", "No such material.")
+    version = material.current_version
+    if version_id is not None:
+        version = MaterialVersion.objects.filter(pk=version_id, material=material).first()
+    if version is None or version.render_status != MaterialVersion.RenderStatus.DONE:
+        raise Refused("資料の画像がまだできていません。", "The pages are not rendered yet.")
+    return version
+
+
+def goto(meeting_id: int, material_id: int, page: int) -> LiveState:
+    _open_meeting(meeting_id)
+    with transaction.atomic():
+        version = _showable(meeting_id, material_id, None)
+        if page > version.page_count:
+            raise Refused("ページが範囲外です。", "No such page.")
+        return live.state_change(
+            meeting_id, material_id=material_id, version_id=version.pk, page=page
+        )
+
+
+def push(meeting_id: int, material_id: int, version_id: int | None) -> None:
+    """Show a (new) material or version to everyone from its first page, with the list."""
+    _open_meeting(meeting_id)
+    with transaction.atomic():
+        version = _showable(meeting_id, material_id, version_id)
+        live.materials_changed(meeting_id, material_id=material_id, version_id=version.pk, page=1)
+
+
+def force(meeting_id: int, on: bool) -> LiveState:
+    _open_meeting(meeting_id)
+    return live.state_change(meeting_id, forced=on)
+
+
+def revoke(meeting_id: int, staff_id: int, material_id: int) -> None:
+    from org.models import Staff
+
+    material = Material.objects.filter(pk=material_id, meeting_id=meeting_id).first()
+    if material is None:
+        raise Refused("その資料はありません。", "No such material.")
+    services.material_revoke(material=material, actor=Staff.objects.get(pk=staff_id))
+
+
+def _version_of(meeting_id: int, version_id: int) -> MaterialVersion:
+    version = (
+        MaterialVersion.objects.select_related("material__meeting")
+        .filter(pk=version_id, material__meeting_id=meeting_id)
+        .first()
+    )
+    if version is None:
+        raise Refused("その資料の版はありません。", "No such version.")
+    return version
+
+
+def notes_of(meeting_id: int, staff_id: int, version_id: int) -> dict[str, Any]:
+    version = _version_of(meeting_id, version_id)
+    notes = Note.objects.filter(staff_id=staff_id, version=version).order_by("page_number")
+    return {
+        "type": "notes",
+        "version": version.pk,
+        "notes": [{"page": n.page_number, "text": n.text, "read_only": n.read_only} for n in notes],
+    }
+
+
+def note_save(meeting_id: int, staff_id: int, version_id: int, page: int, text: str) -> bool:
+    from org.models import Staff
+
+    version = _version_of(meeting_id, version_id)
+    staff = Staff.objects.get(pk=staff_id)
+    return services.note_save(staff=staff, version=version, page_number=page, text=text) is not None
+
+
+# --- the consumer ----------------------------------------------------------------------------
+
+
+class MeetingConsumer(JsonConsumer):
+    handlers = frozenset(SCHEMAS)
+    schemas = SCHEMAS
+
+    meeting_id: int
+    staff_id: int | None = None
+    presenter: bool = False
+    joined: bool = False
+    seq: int = 0
+    current: str = ""
+    limited_at: float = -1e9
+
+    async def connect(self) -> None:
+        self.meeting_id = int(self.scope["url_route"]["kwargs"]["pk"])
+        self.group = live.group_name(self.meeting_id)
+        self.recent: deque[float] = deque()
+        self.rate = max(1, int(settings.MEETINGS_WS_RATE_PER_10S))
+        self.presence_task: asyncio.Task[None] | None = None
+        await super().connect()  # 4401 / 4403 before anything is joined
+
+    async def refuse(self, code: int) -> None:
+        # Accepted and then closed, so the tablet's page reads the code (after a 403 in
+        # the handshake it would only see 1006 and keep reconnecting).
+        await self.accept()
+        await self.close(code=code)
+
+    async def authorize(self, user: Any) -> bool:
+        access = await database_sync_to_async(access_of)(user.pk, self.meeting_id)
+        if access is None:
+            return False
+        self.staff_id = user.pk
+        self.presenter = access == PRESENT
+        return True
+
+    async def on_connected(self) -> None:
+        # Join first, then read the state: a change committed in between arrives as a
+        # broadcast with seq ≤ the snapshot's and is dropped; none is lost.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        if self.presenter:
+            await self.channel_layer.group_add(presenters_group(self.meeting_id), self.channel_name)
+        snapshot = await database_sync_to_async(join)(
+            self.meeting_id, self.staff_id, self.channel_name, self.presenter
+        )
+        self.joined = True
+        self.seq = snapshot["seq"]
+        await self.send_json(snapshot)
+        await self.presence_changed()
+
+    async def disconnect(self, code: int) -> None:
+        if self.presence_task is not None:
+            self.presence_task.cancel()
+        if self.staff_id is None:
+            return
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.presenter:
+            await self.channel_layer.group_discard(
+                presenters_group(self.meeting_id), self.channel_name
+            )
+        if self.joined:
+            self.joined = False
+            await database_sync_to_async(leave)(self.channel_name)
+            await self.presence_changed()
+
+    # --- incoming ---------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.staff_id is None:
+            return
+        now = time.monotonic()
+        while self.recent and now - self.recent[0] > RATE_WINDOW_SECONDS:
+            self.recent.popleft()
+        if len(self.recent) >= self.rate:
+            # Dropped; told at most once a second, so a flood is not answered in kind.
+            if now - self.limited_at >= 1.0:
+                self.limited_at = now
+                await self.send_error(
+                    "rate_limited", "送信が多すぎます。しばらく待ってから操作してください。"
+                )
+            return
+        self.recent.append(now)
+        self.current = ""
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data)
+        except WorkflowError as exc:
+            await self.send_refusal("refused", exc.message)
+        except Exception:
+            log.exception("meeting %s socket: a %r message failed", self.meeting_id, self.current)
+            await self.send_refusal(
+                "server_error", "サーバーで処理できませんでした。もう一度操作してください。"
+            )
+
+    async def send_refusal(self, code: str, message: str) -> None:
+        """An error frame naming the request it answers."""
+        await self.send_json(
+            {"type": "error", "code": code, "message": message, "request": self.current}
+        )
+
+    async def guarded(self, kind: str, fn: Callable[..., T], *args: Any) -> T | Stop:
+        """Re-check access and do the work in ONE trip to the database thread (each trip
+        may open a database connection). Access gone: the socket closes, as a kick would;
+        a presenter's request from someone else: an error frame. Either way: STOP."""
+        self.current = kind
+        outcome, result = await database_sync_to_async(checked_call)(
+            self.staff_id, self.meeting_id, kind in PRESENTER_ONLY, fn, args
+        )
+        if outcome == GONE:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return STOP
+        if outcome == NOT_PRESENTER:
+            await self.send_refusal("forbidden", "この操作は主催者・議長・説明者だけができます。")
+            return STOP
+        return result
+
+    async def handle_ping(self, message: dict[str, Any]) -> None:
+        seq = await self.guarded("ping", heartbeat, self.meeting_id, self.channel_name)
+        if seq is not STOP:
+            await self.send_json({"type": "pong", "seq": seq})
+
+    async def handle_resync(self, message: dict[str, Any]) -> None:
+        snapshot = await self.guarded(
+            "resync", _snapshot, self.meeting_id, self.staff_id, self.presenter
+        )
+        if snapshot is not STOP:
+            await self.send_snapshot(snapshot)
+
+    async def handle_goto(self, message: dict[str, Any]) -> None:
+        state = await self.guarded(
+            "goto", goto, self.meeting_id, message["material"], message["page"]
+        )
+        if state is not STOP:
+            # Published by this worker at once (the row is committed): one publish, and
+            # every worker fans it out to its own sockets.
+            await self.broadcast(live.position_message(state))
+
+    async def handle_force(self, message: dict[str, Any]) -> None:
+        state = await self.guarded("force", force, self.meeting_id, message["on"])
+        if state is not STOP:
+            await self.broadcast(live.position_message(state))
+
+    async def handle_push(self, message: dict[str, Any]) -> None:
+        # materials_changed broadcasts after its commit.
+        await self.guarded(
+            "push", push, self.meeting_id, message["material"], message.get("version")
+        )
+
+    async def handle_revoke(self, message: dict[str, Any]) -> None:
+        await self.guarded("revoke", revoke, self.meeting_id, self.staff_id, message["material"])
+
+    async def handle_presence(self, message: dict[str, Any]) -> None:
+        people = await self.guarded("presence", presence_of, self.meeting_id)
+        if people is not STOP:
+            await self.send_json({"type": "presence", "people": people})
+
+    async def handle_notes(self, message: dict[str, Any]) -> None:
+        notes = await self.guarded(
+            "notes", notes_of, self.meeting_id, self.staff_id, message["version"]
+        )
+        if notes is not STOP:
+            await self.send_json(notes)
+
+    async def handle_note(self, message: dict[str, Any]) -> None:
+        saved = await self.guarded(
+            "note",
+            note_save,
+            self.meeting_id,
+            self.staff_id,
+            message["version"],
+            message["page"],
+            message["text"],
+        )
+        if saved is not STOP:
+            await self.send_json(
+                {
+                    "type": "note_saved",
+                    "version": message["version"],
+                    "page": message["page"],
+                    "saved": saved,
+                }
+            )
+
+    # --- outgoing ---------------------------------------------------------------------------
+
+    async def broadcast(self, message: dict[str, Any]) -> None:
+        await self.channel_layer.group_send(
+            self.group, {"type": "meeting.event", "message": message}
+        )
+
+    async def send_snapshot(self, snapshot: dict[str, Any] | None = None) -> None:
+        if snapshot is None:
+            snapshot = await database_sync_to_async(_snapshot)(
+                self.meeting_id, self.staff_id, self.presenter
+            )
+        self.seq = snapshot["seq"]
+        await self.send_json(snapshot)
+
+    async def send_presence(self) -> None:
+        people = await database_sync_to_async(presence_of)(self.meeting_id)
+        await self.send_json({"type": "presence", "people": people})
+
+    async def presence_changed(self) -> None:
+        await self.channel_layer.group_send(
+            presenters_group(self.meeting_id), {"type": "meeting.presence"}
+        )
+
+    # --- from the channel layer ------------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels (4.2+) hops to the database thread before EVERY handler to close stale
+        connections; for a broadcast that means one hop per socket, all queued on that one
+        thread, and most of a page turn's fan-out time. These handlers touch no database
+        (whatever does goes through database_sync_to_async, which closes stale
+        connections itself), so they run directly."""
+        if message.get("type") in LAYER_EVENTS:
+            await getattr(self, get_handler_name(message))(message)
+            return
+        await super().dispatch(message)
+
+    async def meeting_event(self, event: dict[str, Any]) -> None:
+        message = event.get("message")
+        if not isinstance(message, dict):
+            return
+        seq = message.get("seq")
+        if isinstance(seq, int):
+            if seq <= self.seq:
+                return  # already in the snapshot this socket got
+            if seq > self.seq + 1:
+                # A broadcast went missing (delivery is at most once): send the state.
+                await self.send_snapshot()
+                return
+            self.seq = seq
+        await self.send_json(message)
+
+    async def meeting_kick(self, event: dict[str, Any]) -> None:
+        if event.get("staff_id") == self.staff_id:
+            await self.close(code=CLOSE_FORBIDDEN)
+
+    async def meeting_presence(self, event: dict[str, Any]) -> None:
+        if not self.presenter or self.presence_task is not None:
+            return
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(PRESENCE_DEBOUNCE_SECONDS)
+                self.presence_task = None
+                await self.send_presence()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("meeting %s: presence refresh failed", self.meeting_id)
+
+        self.presence_task = asyncio.ensure_future(later())
