@@ -104,13 +104,8 @@ COUNTED_BREAK = Case(
 )
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def month_last(first: dt.date) -> dt.date:
-    return add_months(first, 1) - dt.timedelta(days=1)
+add_months = ot.add_months
+month_last = ot.month_end
 
 
 def fiscal_months(fiscal_year: int) -> list[dt.date]:

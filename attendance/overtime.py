@@ -321,13 +321,19 @@ class CapCheck:
         return not self.violations
 
 
-def _month_start(value: date) -> date:
+def month_start(value: date) -> date:
     return value.replace(day=1)
 
 
-def _add_months(value: date, months: int) -> date:
+def add_months(value: date, months: int) -> date:
+    """The first day of the month `months` after the month of `value` (negative: before)."""
     index = value.year * 12 + value.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(value: date) -> date:
+    """The last day of the month of `value`."""
+    return add_months(value, 1) - timedelta(days=1)
 
 
 def fiscal_year_months(month: date, rules: OvertimeRules = NATIONAL_RULES) -> tuple[date, ...]:
@@ -335,7 +341,7 @@ def fiscal_year_months(month: date, rules: OvertimeRules = NATIONAL_RULES) -> tu
     first = rules.fiscal_year_start_month
     year = month.year if month.month >= first else month.year - 1
     start = date(year, first, 1)
-    return tuple(_add_months(start, i) for i in range(12))
+    return tuple(add_months(start, i) for i in range(12))
 
 
 def _hours(minutes: float) -> str:
@@ -363,8 +369,8 @@ def cap_check(
     """
     totals: dict[date, int] = {}
     for key, minutes in history_minutes_by_month.items():
-        totals[_month_start(key)] = totals.get(_month_start(key), 0) + minutes
-    target = _month_start(month)
+        totals[month_start(key)] = totals.get(month_start(key), 0) + minutes
+    target = month_start(month)
     totals[target] = totals.get(target, 0) + proposed_minutes
     fiscal_year = fiscal_year_months(target, rules)
     month_total = totals[target]
@@ -479,7 +485,7 @@ def worst_averages(
     for length in range(rules.outside_average_min_months, rules.outside_average_max_months + 1):
         best: tuple[float, tuple[date, ...]] | None = None
         for offset in range(length):
-            window = tuple(_add_months(target, i - offset) for i in range(length))
+            window = tuple(add_months(target, i - offset) for i in range(length))
             if window[-1] > last:
                 continue
             average = sum(totals.get(m, 0) for m in window) / length

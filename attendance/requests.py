@@ -70,8 +70,7 @@ def rules_on(day: dt.date | None = None) -> ot.OvertimeRules:
     return policy.to_rules() if policy is not None else ot.NATIONAL_RULES
 
 
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
+month_start = ot.month_start
 
 
 def closed_months(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -708,8 +707,8 @@ def cap_status(
     """The caps for one person and month, with `proposed` minutes added."""
     month = month_start(month)
     rules = rules_on(month)
-    first = ot._add_months(month, -11)
-    last = ot._add_months(month, 12) - dt.timedelta(days=1)
+    first = ot.add_months(month, -11)
+    last = ot.add_months(month, 12) - dt.timedelta(days=1)
     history = monthly_minutes(staff=staff, first=first, last=last, exclude=exclude)
     department = department_of(staff, month if month <= today() else today())
     return ot.cap_check(
@@ -994,7 +993,7 @@ def _open_review(order: OvertimeOrder, check: ot.CapCheck) -> OvertimeReview:
     policy = policy_on(order.work_date)
     months = policy.review_months_after_year if policy else 6
     fy = fiscal_year(order.work_date)
-    due = ot._add_months(dt.date(fy + 1, 4, 1), months) - dt.timedelta(days=1)
+    due = ot.add_months(dt.date(fy + 1, 4, 1), months) - dt.timedelta(days=1)
     review, created = OvertimeReview.objects.get_or_create(
         order=order,
         defaults={
@@ -1138,7 +1137,7 @@ def month_close(*, month: dt.date, actor: Staff) -> MonthClose:
     if not has_role(actor, HR):
         raise NotAllowed("月次締めは人事課が行います。", "Only HR closes a month.")
     first = month_start(month)
-    last = ot._add_months(first, 1) - dt.timedelta(days=1)
+    last = ot.month_end(first)
     if last >= today():
         raise AttendanceError("終わっていない月は締められません。", "The month has not ended.")
     with transaction.atomic():

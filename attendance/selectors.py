@@ -54,16 +54,9 @@ PENDING_OVERTIME = (OvertimeOrder.Status.REQUESTED, OvertimeOrder.Status.REPORTE
 # --- months ------------------------------------------------------------------------------
 
 
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def month_end(first: dt.date) -> dt.date:
-    return ot._add_months(first, 1) - dt.timedelta(days=1)
-
-
-def add_months(first: dt.date, n: int) -> dt.date:
-    return ot._add_months(first, n)
+month_start = ot.month_start
+month_end = ot.month_end
+add_months = ot.add_months
 
 
 def parse_month(text: str | None, default: dt.date | None = None) -> dt.date:
