@@ -5,8 +5,10 @@ Fan-out (needs Redis; skipped with a message when none answers):
   (half on each) serving `config.asgi:application` with the Redis channel layer; the
   presenter is on the first. A turn is the presenter's {"type": "goto"} message; its
   latency is from sending it until the LAST tablet has received the position message
-  carrying the new seq. The path: the consumer checks access, writes the live state
-  (one UPDATE, seq + 1) and publishes once; each worker forwards to its sockets. p50 and
+  carrying the new seq. The path: the consumer checks access and writes the live state
+  (one access query, the material's row, one UPDATE … RETURNING; on the worker's one
+  socket connection, common/socketdb.py) and publishes once; each worker's hub
+  (meetings/hub.py) gets it once and writes it to its sockets. p50 and
   p99 (nearest rank) over 60 turns (`--quick`: 15) after 5 warm-up turns, one turn at a
   time. Measured for both Redis layers: `RedisPubSubChannelLayer` (REDIS_CHANNEL_LAYER=
   pubsub, the default) and the classic `RedisChannelLayer` (core). A layer that fails is
@@ -74,13 +76,6 @@ def parse_args() -> argparse.Namespace:
         help="postgres://… of a benchmark database (name containing 'bench'); default SQLite",
     )
     parser.add_argument("--layers", default=",".join(LAYERS), help="pubsub,core")
-    parser.add_argument(
-        "--conn-max-age",
-        type=int,
-        default=None,
-        help="keep the servers' database connections this many seconds (default: the "
-        "site's setting, 0: a connection per database call)",
-    )
     parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's --ws")
     args = parser.parse_args()
     args.tablets = args.tablets or (30 if args.quick else 200)
@@ -519,8 +514,6 @@ def main() -> int:
     try:
         url = prepare_database(args, tmp)
         server_url = url
-        if args.conn_max_age is not None:
-            server_url += ("&" if "?" in url else "?") + f"conn_max_age={args.conn_max_age}"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -589,7 +582,6 @@ def main() -> int:
             "turns": args.turns,
             "workers": 2,
             "db": "postgresql" if url.startswith("postgres") else "sqlite",
-            "conn_max_age": args.conn_max_age,
             "load": round(os.getloadavg()[0], 2),
         }
         if "floor" in fan:

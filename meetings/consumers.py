@@ -28,12 +28,15 @@ client → server (fields checked against `SCHEMAS`)
   presenters only: goto {material, page}  push {material, version?}  revoke {material}
                    force {on}  presence {}
 
-Broadcasts from services arrive as {"type": "meeting.event", "message": {...}} and are
-forwarded (older than what the socket has seen: dropped; a gap: a fresh snapshot
-instead). {"type": "meeting.kick", "staff_id"} closes that person's sockets (4403);
-access is also re-checked on every incoming message, so a missed kick lasts at most
-one heartbeat. A page turn does not touch the database per viewer: only the presenter's
-message writes the state, once.
+Broadcasts go to the meeting's group as {"type": "meeting.event", "message": {...},
+"text": "<the message as JSON>"}; the one member of the group on each worker process is
+that process's hub (meetings/hub.py), which hands the event to each of its sockets of
+the meeting (`deliver`: queued, never awaited). Each socket's `pump` forwards the
+text (older than what the socket has seen: dropped; a gap: a fresh snapshot instead).
+{"type": "meeting.kick", "staff_id"} closes that person's sockets (4403); access is
+also re-checked on every incoming message, so a missed kick lasts at most one
+heartbeat. A page turn does not touch the database per viewer: only the presenter's
+message writes the state, once (one access query, the material's row, one UPDATE).
 """
 
 from __future__ import annotations
@@ -47,18 +50,22 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from common.aio import start_eagerly
 from common.consumers import CLOSE_FORBIDDEN, Field, JsonConsumer
+from common.socketdb import Compiled, socket_db
 from workflow.errors import WorkflowError
 
 from . import live, services
+from .hub import hub
 from .models import LiveState, Material, MaterialVersion, Meeting, Note, Participant, Presence
 
 log = logging.getLogger(__name__)
+
 
 RATE_WINDOW_SECONDS = 10.0
 # Tablets send a heartbeat every 20 s; a presence row not refreshed for this long is
@@ -80,9 +87,15 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "force": {"on": Field(bool)},
     "presence": {},
 }
-# Channel-layer messages whose handlers use no database connection (see `dispatch`).
-LAYER_EVENTS = frozenset({"meeting.event", "meeting.kick", "meeting.presence"})
+# Messages whose handlers touch the database only through `socket_db` (which checks the
+# connection after every call), so `dispatch` runs them without Channels' extra hop.
+DIRECT = frozenset({"websocket.receive", "meeting.presence"})
+# A socket that falls this far behind (a stalled tablet) gets one snapshot instead.
+OUTBOX_MAX = 32
 PRESENTER_ONLY = frozenset({"goto", "push", "revoke", "force", "presence"})
+# Changes to the session, refused unless the meeting is published or in session.
+NEEDS_OPEN = frozenset({"goto", "push", "force"})
+OPEN = frozenset({Meeting.Status.PUBLISHED, Meeting.Status.IN_SESSION})
 
 ATTEND = "attend"
 PRESENT = "present"
@@ -97,6 +110,8 @@ class Stop:
 
 
 STOP = Stop()
+# Outbox entries besides group events: send a fresh snapshot; close (the person was removed).
+RESYNC, KICK = object(), object()
 OK, GONE, NOT_PRESENTER = "ok", "gone", "not_presenter"
 T = TypeVar("T")
 
@@ -110,24 +125,31 @@ def presenters_group(meeting_id: int) -> str:
 
 def access_of(staff_id: int, meeting_id: int) -> str | None:
     """PRESENT, ATTEND or None, read fresh (the socket lives long; access can end)."""
-    from org.models import Staff
-
-    staff = Staff.objects.filter(pk=staff_id, is_active=True).first()
-    meeting = Meeting.objects.filter(pk=meeting_id).first()
-    if staff is None or meeting is None or not services.can_attend(staff, meeting):
+    access = services.access_of(staff_id, meeting_id)
+    if access is None or not access.attend:
         return None
-    return PRESENT if services.can_present(staff, meeting) else ATTEND
+    return PRESENT if access.present else ATTEND
 
 
 def checked_call(
-    staff_id: int, meeting_id: int, presenting: bool, fn: Callable[..., T], args: tuple
+    staff_id: int, meeting_id: int, kind: str, fn: Callable[..., T], args: tuple
 ) -> tuple[str, T | None]:
-    access = access_of(staff_id, meeting_id)
-    if access is None:
+    """Access (and, for a change to the session, the meeting's status) in one query, then
+    `fn`: a page turn costs that query, the material's row and one UPDATE."""
+    access = services.access_of(staff_id, meeting_id)
+    if access is None or not access.attend:
         return GONE, None
-    if presenting and access != PRESENT:
+    if kind in PRESENTER_ONLY and not access.present:
         return NOT_PRESENTER, None
+    if kind in NEEDS_OPEN and access.status not in OPEN:
+        raise Refused(
+            "公開前か終了した会議は操作できません。", "The meeting is not open for the session."
+        )
     return OK, fn(*args)
+
+
+def nothing() -> None:
+    """For a request that needs only the access check."""
 
 
 def _snapshot(meeting_id: int, staff_id: int, presenter: bool) -> dict[str, Any]:
@@ -189,50 +211,70 @@ def presence_of(meeting_id: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _open_meeting(meeting_id: int) -> Meeting:
-    meeting = Meeting.objects.get(pk=meeting_id)
-    if meeting.status not in (Meeting.Status.PUBLISHED, Meeting.Status.IN_SESSION):
-        raise Refused(
-            "公開前か終了した会議は操作できません。", "The meeting is not open for the session."
-        )
-    return meeting
+GONE_MATERIAL = ("その資料はありません（回収された可能性があります）。", "No such material.")
+NOT_RENDERED = ("資料の画像がまだできていません。", "The pages are not rendered yet.")
 
 
 def _showable(meeting_id: int, material_id: int, version_id: int | None) -> MaterialVersion:
     """The version of a material of this meeting that can be shown (locks the material)."""
-    material = Material.objects.select_for_update().filter(pk=material_id, meeting_id=meeting_id)
-    material = material.first()
+    material = (
+        Material.objects.select_for_update(of=("self",))
+        .select_related("current_version")
+        .filter(pk=material_id, meeting_id=meeting_id)
+        .first()
+    )
     if material is None or material.is_revoked:
-        raise Refused("その資料はありません（回収された可能性があります）。", "No such material.")
+        raise Refused(*GONE_MATERIAL)
     version = material.current_version
     if version_id is not None:
         version = MaterialVersion.objects.filter(pk=version_id, material=material).first()
     if version is None or version.render_status != MaterialVersion.RenderStatus.DONE:
-        raise Refused("資料の画像がまだできていません。", "The pages are not rendered yet.")
+        raise Refused(*NOT_RENDERED)
     return version
 
 
+def _goto_target_query(material_id: int, meeting_id: int) -> QuerySet:
+    return (
+        Material.objects.select_for_update(of=("self",))
+        .filter(pk=material_id, meeting_id=meeting_id)
+        .values_list(
+            "revoked_at",
+            "current_version_id",
+            "current_version__render_status",
+            "current_version__page_count",
+        )
+    )
+
+
+# A page turn's one read: the material (locked, so a revoke waits or is seen) and its
+# current version. Compiled once; the stand-ins are no real ids.
+_goto_target = Compiled(_goto_target_query, -7_302_000_001, -7_302_000_002)
+
+
 def goto(meeting_id: int, material_id: int, page: int) -> LiveState:
-    _open_meeting(meeting_id)
+    """Turn every following tablet to `page` of the material's current version."""
     with transaction.atomic():
-        version = _showable(meeting_id, material_id, None)
-        if page > version.page_count:
+        rows = _goto_target.run(router.db_for_write(Material), material_id, meeting_id)
+        if not rows or rows[0][0] is not None:
+            raise Refused(*GONE_MATERIAL)
+        _revoked_at, version_id, render_status, page_count = rows[0]
+        if version_id is None or render_status != MaterialVersion.RenderStatus.DONE:
+            raise Refused(*NOT_RENDERED)
+        if page > page_count:
             raise Refused("ページが範囲外です。", "No such page.")
         return live.state_change(
-            meeting_id, material_id=material_id, version_id=version.pk, page=page
+            meeting_id, material_id=material_id, version_id=version_id, page=page
         )
 
 
 def push(meeting_id: int, material_id: int, version_id: int | None) -> None:
     """Show a (new) material or version to everyone from its first page, with the list."""
-    _open_meeting(meeting_id)
     with transaction.atomic():
         version = _showable(meeting_id, material_id, version_id)
         live.materials_changed(meeting_id, material_id=material_id, version_id=version.pk, page=1)
 
 
 def force(meeting_id: int, on: bool) -> LiveState:
-    _open_meeting(meeting_id)
     return live.state_change(meeting_id, forced=on)
 
 
@@ -285,6 +327,10 @@ class MeetingConsumer(JsonConsumer):
     staff_id: int | None = None
     presenter: bool = False
     joined: bool = False
+    in_hub: bool = False
+    kicked: bool = False
+    started: bool = False  # the first snapshot is out: the outbox may be written
+    pumping: bool = False
     seq: int = 0
     current: str = ""
     limited_at: float = -1e9
@@ -295,6 +341,9 @@ class MeetingConsumer(JsonConsumer):
         self.recent: deque[float] = deque()
         self.rate = max(1, int(settings.MEETINGS_WS_RATE_PER_10S))
         self.presence_task: asyncio.Task[None] | None = None
+        # What the meeting's hub hands this socket, written out in order by `pump`.
+        self.outbox: deque[Any] = deque()
+        self.pump_task: asyncio.Task[None] | None = None
         await super().connect()  # 4401 / 4403 before anything is joined
 
     async def refuse(self, code: int) -> None:
@@ -304,7 +353,7 @@ class MeetingConsumer(JsonConsumer):
         await self.close(code=code)
 
     async def authorize(self, user: Any) -> bool:
-        access = await database_sync_to_async(access_of)(user.pk, self.meeting_id)
+        access = await socket_db(access_of)(user.pk, self.meeting_id)
         if access is None:
             return False
         self.staff_id = user.pk
@@ -313,31 +362,39 @@ class MeetingConsumer(JsonConsumer):
 
     async def on_connected(self) -> None:
         # Join first, then read the state: a change committed in between arrives as a
-        # broadcast with seq ≤ the snapshot's and is dropped; none is lost.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # broadcast with seq ≤ the snapshot's and is dropped; none is lost. What arrives
+        # meanwhile waits in the outbox until the snapshot is out.
+        self.in_hub = True
+        await hub().join(self.meeting_id, self)
         if self.presenter:
             await self.channel_layer.group_add(presenters_group(self.meeting_id), self.channel_name)
-        snapshot = await database_sync_to_async(join)(
+        snapshot = await socket_db(join)(
             self.meeting_id, self.staff_id, self.channel_name, self.presenter
         )
         self.joined = True
         self.seq = snapshot["seq"]
         await self.send_json(snapshot)
+        self.started = True
+        if self.outbox:
+            self.pump_task = start_eagerly(self.pump())
         await self.presence_changed()
 
     async def disconnect(self, code: int) -> None:
-        if self.presence_task is not None:
-            self.presence_task.cancel()
+        for task in (self.presence_task, self.pump_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         if self.staff_id is None:
             return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.in_hub:
+            self.in_hub = False
+            await hub().leave(self.meeting_id, self)
         if self.presenter:
             await self.channel_layer.group_discard(
                 presenters_group(self.meeting_id), self.channel_name
             )
         if self.joined:
             self.joined = False
-            await database_sync_to_async(leave)(self.channel_name)
+            await socket_db(leave)(self.channel_name)
             await self.presence_changed()
 
     # --- incoming ---------------------------------------------------------------------------
@@ -379,8 +436,8 @@ class MeetingConsumer(JsonConsumer):
         may open a database connection). Access gone: the socket closes, as a kick would;
         a presenter's request from someone else: an error frame. Either way: STOP."""
         self.current = kind
-        outcome, result = await database_sync_to_async(checked_call)(
-            self.staff_id, self.meeting_id, kind in PRESENTER_ONLY, fn, args
+        outcome, result = await socket_db(checked_call)(
+            self.staff_id, self.meeting_id, kind, fn, args
         )
         if outcome == GONE:
             await self.close(code=CLOSE_FORBIDDEN)
@@ -396,11 +453,10 @@ class MeetingConsumer(JsonConsumer):
             await self.send_json({"type": "pong", "seq": seq})
 
     async def handle_resync(self, message: dict[str, Any]) -> None:
-        snapshot = await self.guarded(
-            "resync", _snapshot, self.meeting_id, self.staff_id, self.presenter
-        )
-        if snapshot is not STOP:
-            await self.send_snapshot(snapshot)
+        # Sent by `pump`, in order with the broadcasts: a snapshot must never
+        # reach the tablet after a newer position (it would read as a reset).
+        if await self.guarded("resync", nothing) is not STOP:
+            self.enqueue(RESYNC)
 
     async def handle_goto(self, message: dict[str, Any]) -> None:
         state = await self.guarded(
@@ -460,20 +516,16 @@ class MeetingConsumer(JsonConsumer):
     # --- outgoing ---------------------------------------------------------------------------
 
     async def broadcast(self, message: dict[str, Any]) -> None:
-        await self.channel_layer.group_send(
-            self.group, {"type": "meeting.event", "message": message}
-        )
+        await self.channel_layer.group_send(self.group, live.event(message))
 
     async def send_snapshot(self, snapshot: dict[str, Any] | None = None) -> None:
         if snapshot is None:
-            snapshot = await database_sync_to_async(_snapshot)(
-                self.meeting_id, self.staff_id, self.presenter
-            )
+            snapshot = await socket_db(_snapshot)(self.meeting_id, self.staff_id, self.presenter)
         self.seq = snapshot["seq"]
         await self.send_json(snapshot)
 
     async def send_presence(self) -> None:
-        people = await database_sync_to_async(presence_of)(self.meeting_id)
+        people = await socket_db(presence_of)(self.meeting_id)
         await self.send_json({"type": "presence", "people": people})
 
     async def presence_changed(self) -> None:
@@ -485,16 +537,68 @@ class MeetingConsumer(JsonConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels (4.2+) hops to the database thread before EVERY handler to close stale
-        connections; for a broadcast that means one hop per socket, all queued on that one
-        thread, and most of a page turn's fan-out time. These handlers touch no database
-        (whatever does goes through database_sync_to_async, which closes stale
-        connections itself), so they run directly."""
-        if message.get("type") in LAYER_EVENTS:
+        connections: for a presence broadcast that meant one hop per socket, all queued on
+        that one thread, and for a page turn a hop before the one that does the work.
+        The handlers in DIRECT touch the database only through `socket_db`, which checks
+        the connection after every call itself, so they run directly."""
+        if message.get("type") in DIRECT:
             await getattr(self, get_handler_name(message))(message)
             return
         await super().dispatch(message)
 
-    async def meeting_event(self, event: dict[str, Any]) -> None:
+    # --- from the meeting's hub (meetings/hub.py) ----------------------------------------
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """A group event for this socket, from the hub, which hands it to every socket of
+        the meeting on this process in turn: queued, and written out at once unless the
+        socket is still busy with earlier ones (then its pump task takes it)."""
+        if self.kicked:
+            return
+        kind = event.get("type")
+        if kind == "meeting.kick":
+            if event.get("staff_id") != self.staff_id:
+                return
+            self.kicked = True
+            self.outbox.clear()
+            self.enqueue(KICK)
+        elif kind == "meeting.event":
+            if len(self.outbox) >= OUTBOX_MAX:
+                # Stalled: one snapshot, read when the socket can take it, covers it all
+                # (broadcasts go out after their commit, so the snapshot has this one).
+                self.outbox.clear()
+                self.enqueue(RESYNC)
+            else:
+                self.enqueue(event)
+
+    def enqueue(self, item: Any) -> None:
+        self.outbox.append(item)
+        if self.started and not self.pumping:
+            # Usually the send completes without waiting and no task is made at all.
+            self.pump_task = start_eagerly(self.pump())
+
+    async def pump(self) -> None:
+        """Writes the outbox out in order: the only sender of state messages after the
+        first snapshot, so the tablet sees seqs in order."""
+        self.pumping = True
+        try:
+            while self.outbox:
+                item = self.outbox.popleft()
+                try:
+                    if item is KICK:
+                        await self.close(code=CLOSE_FORBIDDEN)
+                        return
+                    if item is RESYNC:
+                        await self.send_snapshot()
+                    else:
+                        await self.forward(item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("meeting %s: sending to a socket failed", self.meeting_id)
+        finally:
+            self.pumping = False
+
+    async def forward(self, event: dict[str, Any]) -> None:
         message = event.get("message")
         if not isinstance(message, dict):
             return
@@ -507,11 +611,11 @@ class MeetingConsumer(JsonConsumer):
                 await self.send_snapshot()
                 return
             self.seq = seq
-        await self.send_json(message)
-
-    async def meeting_kick(self, event: dict[str, Any]) -> None:
-        if event.get("staff_id") == self.staff_id:
-            await self.close(code=CLOSE_FORBIDDEN)
+        text = event.get("text")
+        if isinstance(text, str):
+            await self.send(text_data=text)  # serialised once, by the publisher
+        else:
+            await self.send_json(message)
 
     async def meeting_presence(self, event: dict[str, Any]) -> None:
         if not self.presenter or self.presence_task is not None:

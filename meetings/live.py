@@ -11,14 +11,18 @@ Messages are small: ids and numbers only.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
-from django.db.models import F
+from django.db import connections, router, transaction
+from django.db.models import Model
 from django.urls import reverse
+from django.utils import timezone
+
+from common.socketdb import execute
 
 from .models import LiveState, Material, Meeting
 
@@ -35,12 +39,62 @@ def state_for(meeting: Meeting | int) -> LiveState:
     return state
 
 
+# What a state change reads back (enough for the broadcast; the rest stays deferred).
+RETURNED = ("id", "meeting_id", "seq", "material_id", "version_id", "page", "forced")
+
+
+def _bump(meeting_id: int, changes: dict[str, Any]) -> LiveState | None:
+    """One `UPDATE … SET seq = seq + 1 … RETURNING` (SQLite 3.35+ and PostgreSQL): the row
+    lock, the new seq and the state in one statement. None when the row does not exist."""
+    connection = connections[router.db_for_write(LiveState)]
+    qn = connection.ops.quote_name
+    meta = LiveState._meta
+    changes = {**changes, "updated_at": timezone.now()}
+    sets, params = [f"{qn('seq')} = {qn('seq')} + 1"], []
+    for name, value in changes.items():
+        field = meta.get_field(name)
+        if isinstance(value, Model):
+            value = value.pk
+        sets.append(f"{qn(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    columns = ", ".join(qn(meta.get_field(name).column) for name in RETURNED)
+    # Identifiers come from the model, quoted; every value is a parameter.
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
+        f"WHERE {qn(meta.get_field('meeting').column)} = %s"
+    )
+    returning = connection.features.can_return_columns_from_insert  # SQLite < 3.35: no
+    if returning:
+        rows = execute(connection.alias, f"{sql} RETURNING {columns}", [*params, meeting_id])
+        row = rows[0] if rows else None
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, meeting_id])
+            found = cursor.rowcount
+        # The UPDATE holds the lock; read the row back.
+        row = (
+            LiveState.objects.filter(meeting_id=meeting_id).values_list(*RETURNED).get()
+            if found
+            else None
+        )
+    if row is None:
+        return None
+    values = dict(zip(RETURNED, row, strict=True))
+    values["forced"] = bool(values["forced"])  # SQLite answers 0/1
+    return LiveState.from_db(connection.alias, list(RETURNED), list(values.values()))
+
+
 def state_change(meeting_id: int, **changes: Any) -> LiveState:
-    """Apply `changes` to the live state and bump `seq`, atomically; returns the new row."""
+    """Apply `changes` to the live state and bump `seq`, atomically; returns the new row
+    (its fields in RETURNED). Two presenters' changes are serialised by the row lock."""
+    meeting_id = int(meeting_id)
     with transaction.atomic():
-        state_for(meeting_id)
-        LiveState.objects.filter(meeting_id=meeting_id).update(seq=F("seq") + 1, **changes)
-        return LiveState.objects.select_for_update().get(meeting_id=meeting_id)
+        state = _bump(meeting_id, changes)
+        if state is None:  # the first change of the meeting
+            state_for(meeting_id)
+            state = _bump(meeting_id, changes)
+        assert state is not None
+        return state
 
 
 def materials_of(meeting_id: int) -> list[dict[str, Any]]:
@@ -106,11 +160,19 @@ def _send(meeting_id: int, payload: dict[str, Any]) -> None:
         log.exception("broadcast to meeting %s failed", meeting_id)
 
 
+def event(message: dict[str, Any]) -> dict[str, Any]:
+    """The group event for `message`, with its JSON text made once here rather than once
+    per socket (each worker's hub forwards `text` as it is)."""
+    return {
+        "type": "meeting.event",
+        "message": message,
+        "text": json.dumps(message, ensure_ascii=False),
+    }
+
+
 def broadcast(meeting_id: int, message: dict[str, Any]) -> None:
     """Send `message` to every socket of the meeting once the transaction commits."""
-    transaction.on_commit(
-        lambda: _send(meeting_id, {"type": "meeting.event", "message": message}), robust=True
-    )
+    transaction.on_commit(lambda: _send(meeting_id, event(message)), robust=True)
 
 
 def kick(meeting_id: int, staff_id: int) -> None:

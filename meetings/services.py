@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import Max
+from django.db import router, transaction
+from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from guardian.shortcuts import assign_perm, remove_perm
 
 from audit.services import audit_record
 from common.dates import today
+from common.socketdb import Compiled
 from common.tasks import enqueue_on_commit
 from org.models import Department, Staff
 from org.selectors import assignments_on
@@ -54,34 +57,75 @@ def expired(meeting: Meeting, now: dt.datetime | None = None) -> bool:
     return meeting.access_until is not None and (now or timezone.now()) >= meeting.access_until
 
 
-def _granted(staff: Staff, meeting: Meeting, codename: str) -> bool:
-    """The person's own object permission (or a group's), read directly: unlike
-    `has_perm`, a superuser is not let in to a meeting they were not invited to."""
+class Access(NamedTuple):
+    """What one person may do in one meeting, read in one query (see `access_of`)."""
+
+    attend: bool
+    present: bool
+    status: str
+
+
+def _granted_exists(staff_id: int, codename: str) -> Exists:
+    """The person's own object permission on the outer meeting, or one of their groups'."""
     from .models import MeetingGroupObjectPermission, MeetingUserObjectPermission
 
-    # Not cached on the user: a long-lived socket must see a removal at once.
-    return (
-        MeetingUserObjectPermission.objects.filter(
-            user=staff, content_object=meeting, permission__codename=codename
-        ).exists()
-        or MeetingGroupObjectPermission.objects.filter(
-            group__in=staff.groups.all(),
-            content_object=meeting,
-            permission__codename=codename,
-        ).exists()
+    own = MeetingUserObjectPermission.objects.filter(
+        user_id=staff_id, content_object=OuterRef("pk"), permission__codename=codename
     )
+    group = MeetingGroupObjectPermission.objects.filter(
+        group__user=staff_id, content_object=OuterRef("pk"), permission__codename=codename
+    )
+    return Exists(own) | Exists(group)
+
+
+def _access_query(staff_id: int, meeting_id: int) -> QuerySet:
+    return (
+        Meeting.objects.filter(pk=meeting_id)
+        .annotate(
+            active=Exists(Staff.objects.filter(pk=staff_id, is_active=True)),
+            attend=_granted_exists(staff_id, "attend_meeting"),
+            present=_granted_exists(staff_id, "present_meeting"),
+        )
+        .order_by()
+        .values_list("status", "access_until", "active", "attend", "present")
+    )
+
+
+# Compiled once (a live socket asks on every message); the stand-ins are no real ids.
+_access = Compiled(_access_query, -7_301_000_001, -7_301_000_002)
+
+
+def access_of(staff_id: int, meeting_id: int, now: dt.datetime | None = None) -> Access | None:
+    """Whether an active person may attend and present, with the meeting's status, in ONE
+    query (a live socket asks on every message). Read directly: unlike `has_perm`, a
+    superuser is not let in to a meeting they were not invited to, and nothing is cached
+    on the user, so a removal counts at once. None: no such meeting or person, an
+    inactive person, or the meeting's access has ended."""
+    rows = _access.run(router.db_for_read(Meeting), staff_id, meeting_id)
+    if not rows:
+        return None
+    status, access_until, active, attend, present = rows[0]
+    if isinstance(access_until, str):  # SQLite's text, in UTC
+        access_until = parse_datetime(access_until)
+    if access_until is not None and timezone.is_naive(access_until):
+        access_until = access_until.replace(tzinfo=dt.UTC)
+    if not active or (access_until is not None and (now or timezone.now()) >= access_until):
+        return None
+    return Access(attend=bool(attend), present=bool(present), status=status)
 
 
 def can_attend(staff: Staff, meeting: Meeting) -> bool:
     if not getattr(staff, "is_authenticated", False) or expired(meeting):
         return False
-    return _granted(staff, meeting, "attend_meeting")
+    access = access_of(staff.pk, meeting.pk)
+    return access is not None and access.attend
 
 
 def can_present(staff: Staff, meeting: Meeting) -> bool:
     if not getattr(staff, "is_authenticated", False) or expired(meeting):
         return False
-    return _granted(staff, meeting, "present_meeting")
+    access = access_of(staff.pk, meeting.pk)
+    return access is not None and access.present
 
 
 def _require_organiser(meeting: Meeting, actor: Staff) -> None:

@@ -27,6 +27,8 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
+from common.socketdb import close_socket_connections
+
 T = TypeVar("T")
 
 
@@ -104,6 +106,17 @@ class AsgiServer:
         if self.server is not None and self.thread is not None:
             self.server.should_exit = True
             self.thread.join(timeout=10)
+            # The sockets' shared database connection (common/socketdb.py) would outlive
+            # the test and keep the test database from being dropped. Closed once the
+            # server is down (the sockets closing at shutdown use it), in the same sync
+            # thread the server used (asgiref's one thread for thread-sensitive work),
+            # reached from a thread of its own: this one may be running a loop
+            # (Playwright's).
+            closing = threading.Thread(
+                target=lambda: asyncio.run(sync_to_async(close_socket_connections)())
+            )
+            closing.start()
+            closing.join(timeout=10)
         self.server = self.thread = self.loop = None
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

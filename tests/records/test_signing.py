@@ -121,6 +121,7 @@ def test_pyhanko_internals_we_rely_on() -> None:
 
 
 def test_reservation_too_small_is_retried(unsigned_pdf, signing_settings) -> None:
+    signing._reservations.clear()  # what other tests in this process signed with
     signing.sign_pdf(unsigned_pdf, level="B-B")
     (key,) = [k for k in signing._reservations if k[1] == "B-B"]
     signing._reservations[key] = 1000  # far too small for the CMS
