@@ -72,9 +72,11 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await self.on_connected()
 
     async def refuse(self, code: int) -> None:
-        """Refuse during the handshake. The server then answers HTTP 403 and a browser
-        sees only a bare 1006, not `code`; a consumer whose page must tell "sign in
-        again" from "network down" accepts first and then closes (meetings/consumers.py)."""
+        """Accept, then close with `code`. Refused during the handshake, the socket would
+        get an HTTP 403 and the browser only a bare 1006, so the page could not tell "sign
+        in again" (4401) or "not yours" (4403) from "network down", and would keep
+        reconnecting. Nothing is joined or sent before the close."""
+        await self.accept()
         await self.close(code=code)
 
     async def authorize(self, user: Any) -> bool:

@@ -346,12 +346,6 @@ class MeetingConsumer(JsonConsumer):
         self.pump_task: asyncio.Task[None] | None = None
         await super().connect()  # 4401 / 4403 before anything is joined
 
-    async def refuse(self, code: int) -> None:
-        # Accepted and then closed, so the tablet's page reads the code (after a 403 in
-        # the handshake it would only see 1006 and keep reconnecting).
-        await self.accept()
-        await self.close(code=code)
-
     async def authorize(self, user: Any) -> bool:
         access = await socket_db(access_of)(user.pk, self.meeting_id)
         if access is None:

@@ -34,13 +34,22 @@ def communicator(
 
 
 async def try_connect(comm: WebsocketCommunicator) -> tuple[bool, int | None]:
+    """(True, None) for a socket that stays open; (False, code) for one refused in the
+    handshake or accepted and then closed with a code."""
     connected, code = await comm.connect()
-    if connected:
+    if not connected:
+        return False, code
+    if await comm.receive_nothing(timeout=0.2):
         await comm.disconnect()
-    return connected, code
+        return True, None
+    closed = await comm.receive_output()
+    assert closed["type"] == "websocket.close", closed
+    return False, closed.get("code")
 
 
 def test_anonymous_socket_is_closed_with_4401() -> None:
+    # Accepted and then closed, so that a browser reads the code (a refused handshake
+    # only shows it 1006) and stops reconnecting.
     connected, code = async_to_sync(try_connect)(communicator())
     assert not connected and code == 4401
 
