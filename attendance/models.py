@@ -587,6 +587,10 @@ class LeaveRequest(models.Model):
 
         leave_on_closed(request=self, status=self.Status.WITHDRAWN, actor=actor)
 
+    def workflow_may_withdraw(self, actor) -> bool:
+        """The person the leave is for, and the clerk who filed it for them."""
+        return actor.pk in (self.staff_id, self.filed_by_id)
+
 
 class OvertimeOrder(models.Model):
     """A 超過勤務命令: asked for or ordered, then the actual times reported and confirmed.
@@ -885,3 +889,7 @@ class Correction(models.Model):
 
     def workflow_on_withdrawn(self, *, route, actor) -> None:
         self._close(self.Status.WITHDRAWN, actor)
+
+    def workflow_may_withdraw(self, actor) -> bool:
+        """The person whose record it corrects, and the clerk who filed it for them."""
+        return actor.pk in (self.staff_id, self.filed_by_id)

@@ -31,7 +31,13 @@ from org.roles import HR, has_role
 from workflow.errors import WorkflowError
 from workflow.models import Action, Route, Stage, Step
 from workflow.selectors import routes_of
-from workflow.services import acting_mode, route_withdraw, step_reject, step_return
+from workflow.services import (
+    acting_mode,
+    may_withdraw,
+    route_withdraw,
+    step_reject,
+    step_return,
+)
 from workflow.views import action_label, client_request_id, new_request_id
 
 from . import requests as svc
@@ -183,7 +189,7 @@ def _route_context(subject: Model, viewer: Staff) -> RouteContext:
     context = RouteContext(routes=routes, current=current)
     if current is None:
         return context
-    context.can_withdraw = current.submitted_by_id == viewer.pk and current.status in (
+    context.can_withdraw = may_withdraw(current, viewer, subject) and current.status in (
         Route.Status.ACTIVE,
         Route.Status.RETURNED,
     )

@@ -806,18 +806,32 @@ def _holds_later_post(route: Route, step: Step, actor: Staff) -> bool:
     return False
 
 
+def may_withdraw(route: Route, actor: Staff, subject: Model | None = None) -> bool:
+    """取下げ is for whoever submitted the route, and for whoever the subject names
+    (`workflow_may_withdraw`: a leave request a clerk filed may be withdrawn by the person
+    it is for, too). `subject`: the route's, when the caller has it loaded."""
+    if route.submitted_by_id == actor.pk:
+        return True
+    hook = getattr(subject if subject is not None else route.subject, "workflow_may_withdraw", None)
+    return bool(hook is not None and hook(actor))
+
+
 def route_withdraw(
     *, route: Route | int, actor: Staff, comment: str = "", client_request_id: str = ""
 ) -> Route:
-    """取下げ by the drafter: the route stops, history is kept, the draft is editable."""
+    """取下げ by the drafter (or whoever the subject names, see `may_withdraw`): the route
+    stops, history is kept, the draft is editable."""
     with transaction.atomic():
         if (
             earlier := _replayed(actor, client_request_id, {Action.Kind.WITHDRAW}, route=route)
         ) is not None:
             return earlier.route
         route = _lock(route.pk if isinstance(route, Route) else route)
-        if route.submitted_by_id != actor.pk:
-            raise NotAllowed("取下げできるのは起案者だけです。", "Only the drafter may withdraw.")
+        if not may_withdraw(route, actor):
+            raise NotAllowed(
+                "取下げできるのは起案者（申請の本人を含みます）だけです。",
+                "Only the drafter (or the person the request is for) may withdraw.",
+            )
         if route.status not in (Route.Status.ACTIVE, Route.Status.RETURNED):
             raise AlreadyDecided
         _record(
@@ -827,7 +841,7 @@ def route_withdraw(
             comment=comment,
             client_request_id=client_request_id,
         )
-        effects = _Effects(inboxes={actor.pk})
+        effects = _Effects(inboxes={actor.pk, route.submitted_by_id})
         _park_pending(route, effects)
         route.status = Route.Status.WITHDRAWN
         route.finished_at = route.finished_at or _now()

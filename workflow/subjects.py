@@ -3,6 +3,9 @@
 A subject is a model with these methods. The engine calls the `workflow_on_*` hooks
 inside its own transaction, with the route locked, so a subject's state always moves
 together with its route. Adding a new kind of subject needs no change to the engine.
+
+Optional: `workflow_may_withdraw(actor) -> bool`, who besides the one who submitted the
+route may withdraw it (a leave request filed by a clerk: the person it is for).
 """
 
 from __future__ import annotations

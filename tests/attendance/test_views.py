@@ -35,7 +35,7 @@ from attendance.models import (
 from org.models import Staff
 from tests.attendance.office import build_office
 from tests.city import _person
-from workflow.models import Step
+from workflow.models import Action, Route, Step
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 DAY = 465
@@ -230,6 +230,36 @@ def test_clerk_files_for_a_member_of_the_section_only(client, office) -> None:
         },
     )
     assert response.status_code == 200 and LeaveRequest.objects.count() == 1
+
+
+def test_a_leave_the_clerk_filed_is_withdrawn_by_the_person_it_is_for(client, office) -> None:
+    login(client, office.clerk)
+    client.post(
+        reverse("attendance:leave_new"),
+        {
+            "staff": office.drafter.pk,
+            "leave_type": annual().pk,
+            "unit": "day",
+            "start_date": "2026-06-04",
+        },
+    )
+    leave = LeaveRequest.objects.get()
+    withdraw = reverse("attendance:leave_withdraw", args=[leave.pk])
+    # A colleague who can see nothing of it gets no button and a refusal.
+    login(client, office.outsider)
+    client.post(withdraw)
+    leave.refresh_from_db()
+    assert leave.status == LeaveRequest.Status.PENDING
+    # The person it is for sees the button and withdraws it, as the clerk could.
+    login(client, office.drafter)
+    assert withdraw in client.get(leave.get_absolute_url()).content.decode()
+    response = client.post(withdraw, {"comment": "予定が変わりました"})
+    assert "取り下げました。" in texts(response)
+    leave.refresh_from_db()
+    assert leave.status == LeaveRequest.Status.WITHDRAWN
+    route = Route.objects.get()
+    assert route.status == Route.Status.WITHDRAWN and route.submitted_by == office.clerk
+    assert route.actions.get(kind=Action.Kind.WITHDRAW).actor == office.drafter
 
 
 def test_returned_leave_is_resubmitted_and_a_pending_one_withdrawn(client, office) -> None:
