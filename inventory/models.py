@@ -23,6 +23,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 STAFF = settings.AUTH_USER_MODEL
@@ -212,11 +213,11 @@ class SealBasis(models.TextChoices):
 
 
 # The subjects of the workflow engine whose volumes and lead times can be measured.
-INTERNAL_SOURCES: dict[str, str] = {
-    "approvals.document": "起案文書の決裁",
-    "attendance.leaverequest": "休暇の申請",
-    "attendance.overtimeorder": "時間外勤務命令",
-    "records.disposalbatch": "公文書の廃棄・移管",
+INTERNAL_SOURCES: dict[str, str | Promise] = {
+    "approvals.document": _("起案文書の決裁"),
+    "attendance.leaverequest": _("休暇の申請"),
+    "attendance.overtimeorder": _("時間外勤務命令"),
+    "records.disposalbatch": _("公文書の廃棄・移管"),
 }
 
 

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrgConfig(AppConfig):
     name = "org"
-    verbose_name = "組織・職員"
+    verbose_name = _("組織・職員")
