@@ -10,6 +10,7 @@ from django import forms
 from django.contrib.auth.models import Group
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from common.dates import today
 from org.models import Assignment, Department, Staff
@@ -233,7 +234,7 @@ class ParticipantsForm(forms.Form):
 
 
 class AgendaItemForm(forms.Form):
-    title = forms.CharField(label=_("議題"), max_length=200)
+    title = forms.CharField(label=pgettext_lazy("agenda item", "議題"), max_length=200)
     presenter = StaffChoiceField(
         label=_("説明者"),
         queryset=Staff.objects.none(),
@@ -264,7 +265,7 @@ class MaterialForm(forms.Form):
         },
     )
     agenda_item = forms.ModelChoiceField(
-        label=_("議題"),
+        label=pgettext_lazy("agenda item", "議題"),
         queryset=AgendaItem.objects.none(),
         required=False,
         empty_label=_("（議題に関連付けない）"),

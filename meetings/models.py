@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from .records import MinutesRecordSource
@@ -150,7 +151,7 @@ class Participant(models.Model):
 class AgendaItem(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="agenda")
     position = models.PositiveSmallIntegerField(_("順"))
-    title = models.CharField(_("議題"), max_length=200)
+    title = models.CharField(pgettext_lazy("agenda item", "議題"), max_length=200)
     presenter = models.ForeignKey(
         STAFF,
         verbose_name=_("説明者"),
@@ -161,8 +162,8 @@ class AgendaItem(models.Model):
     )
 
     class Meta:
-        verbose_name = _("議題")
-        verbose_name_plural = _("議題")
+        verbose_name = pgettext_lazy("agenda item", "議題")
+        verbose_name_plural = pgettext_lazy("agenda item", "議題")
         ordering = ["meeting", "position"]
 
     def __str__(self) -> str:
@@ -173,7 +174,7 @@ class Material(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="materials")
     agenda_item = models.ForeignKey(
         AgendaItem,
-        verbose_name=_("議題"),
+        verbose_name=pgettext_lazy("agenda item", "議題"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
