@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -348,13 +349,26 @@ def roster(name: str, total: int, n: int = 50) -> exchange.Validated:
     return validated
 
 
-def test_one_new_file_imported_twice_at_once_is_imported_once(dx: DxCity) -> None:
+def test_one_new_file_imported_twice_at_once_is_imported_once(dx: DxCity, monkeypatch) -> None:
     other = another_member(dx)
     first, second = roster("手続", 100), roster("手続", 200)
+    # Both imports have looked for the IDs (none exists yet) before either inserts: on a
+    # busy machine one import could otherwise commit before the other starts, and the
+    # second would rightly be an update, which is not the race this test is about.
+    both_looked = threading.Barrier(2)
+    bulk_create = QuerySet.bulk_create
+
+    def meet_then_create(self, objs, *args, **kwargs):
+        if self.model is Procedure:
+            both_looked.wait(timeout=30)
+        return bulk_create(self, objs, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "bulk_create", meet_then_create)
     results = race(
         lambda: exchange.national_import(actor=dx.dx, validated=first),
         lambda: exchange.national_import(actor=other, validated=second),
     )
+    monkeypatch.undo()
     assert_one_wins(results, exchange.ImportResult)
     assert "何も取り込んでいません" in str(won(results, InventoryError)[0])
     winner = won(results, exchange.ImportResult)[0]
